@@ -1,0 +1,1 @@
+"""Flows: a meter-data pipeline for Emlite prepayment electricity meters."""

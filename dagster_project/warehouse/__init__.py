@@ -1,0 +1,1 @@
+"""PostgreSQL: connection settings, the embedded server, raw-table DDL and loaders."""
