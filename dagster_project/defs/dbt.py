@@ -1,0 +1,35 @@
+"""The dbt models as Dagster assets, keyed by the schema they land in."""
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from dagster_project.dbt_project import flows_dbt_project
+
+from .resources import WarehouseResource
+
+
+class FlowsDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed [schema, name] (flows/meter_registry), sources [source, table]."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return "staging" if dbt_resource_props["schema"] == "flows_staging" else "marts"
+        return super().get_group_name(dbt_resource_props)
+
+
+@dbt_assets(manifest=flows_dbt_project.manifest_path, dagster_dbt_translator=FlowsDbtTranslator())
+def flows_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    # dbt reads its connection from the environment (dbt/profiles.yml).
+    os.environ.update(warehouse.dbt_profile_env())
+    yield from dbt.cli(["build"], context=context).stream()
