@@ -90,7 +90,7 @@ def run() -> None:
     ensure_dagster_home()
     try:
         with DagsterInstance.get() as instance:
-            result = defs.get_job_def("flows_pipeline").execute_in_process(
+            result = defs.resolve_job_def("flows_pipeline").execute_in_process(
                 instance=instance, run_config=CONSOLE_INFO_LOGGING
             )
         summary = read_run_summary(target.url) if result.success else None

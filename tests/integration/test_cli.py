@@ -1,0 +1,131 @@
+"""The `flows` command as a user runs it: `flows run`, `flows db ...`, and the workspace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dagster_project.paths import DEMO_REGISTRY_CSV, PROJECT_ROOT, state_dir
+from dagster_project.registry import parse_registry_csv
+
+FLOWS = str(Path(sys.executable).with_name("flows"))
+
+
+def flows(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [FLOWS, *args], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"flows {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def isolated_state(tmp_path: Path) -> Path:
+    """A state folder of the test's own; nothing should appear in it when a URL is given."""
+    return tmp_path / "state"
+
+
+def registry_snapshot(db: psycopg.Connection) -> list[tuple]:
+    """Every column but the load time, which a re-run moves on."""
+    return db.execute(
+        """
+        select id, serial, name, ip_address, port, hardware, mode, esco, single_meter_app,
+               daylight_savings_correction_enabled, prepay_enabled
+        from flows.meter_registry order by id
+        """
+    ).fetchall()
+
+
+def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(
+    database_url: str, db: psycopg.Connection, isolated_state: Path, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "FLOWS_DATABASE_URL": database_url,
+        "FLOWS_STATE_DIR": str(isolated_state),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    first = flows("run", env=env)
+    after_first = registry_snapshot(db)
+    second = flows("run", env=env)
+
+    with DEMO_REGISTRY_CSV.open(newline="") as registry_file:
+        demo_meters = len(parse_registry_csv(registry_file).meters)
+    assert len(after_first) == demo_meters
+    assert registry_snapshot(db) == after_first
+    assert db.execute("select count(*) from flows_raw.meter_registry").fetchone() == (demo_meters,)
+    for output in (first.stdout, second.stdout):
+        assert f"registry rows loaded:   {demo_meters}" in output
+        assert "registry rows rejected: 0" in output
+        assert "FLOWS_DATABASE_URL" in output
+    # The run history went to DAGSTER_HOME, and no embedded server was started.
+    assert (tmp_path / "dagster_home" / "history").exists()
+    assert not (isolated_state / "pgdata").exists()
+
+
+def test_db_commands_report_an_external_database_without_starting_one(
+    database_url: str, isolated_state: Path
+) -> None:
+    env = {**os.environ, "FLOWS_DATABASE_URL": database_url, "FLOWS_STATE_DIR": str(isolated_state)}
+    assert flows("db", "url", env=env).stdout.strip() == database_url
+    for command in ("start", "stop", "status"):
+        assert "embedded server is not used" in flows("db", command, env=env).stdout
+    assert not isolated_state.exists()
+
+
+@pytest.fixture
+def embedded_env() -> Iterator[dict[str, str]]:
+    # Under the checkout's state folder rather than /tmp: as root the server runs as another OS
+    # user, which must be able to reach the folder.
+    state = state_dir() / f"test-embedded-{uuid.uuid4().hex[:8]}"
+    env = {k: v for k, v in os.environ.items() if k != "FLOWS_DATABASE_URL"}
+    env["FLOWS_STATE_DIR"] = str(state)
+    yield env
+    flows("db", "stop", env=env, check=False)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_embedded_server_lifecycle_keeps_data(embedded_env: dict[str, str]) -> None:
+    stopped = flows("db", "status", env=embedded_env, check=False)
+    assert stopped.returncode == 3 and "stopped" in stopped.stdout
+
+    url = flows("db", "url", env=embedded_env).stdout.strip()
+    assert flows("db", "status", env=embedded_env).stdout.startswith("embedded PostgreSQL running")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table kept (n int)")
+        conn.execute("insert into kept values (42)")
+
+    assert "stopped" in flows("db", "stop", env=embedded_env).stdout
+    assert flows("db", "status", env=embedded_env, check=False).returncode == 3
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2).close()
+
+    assert "running" in flows("db", "start", env=embedded_env).stdout
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select n from kept").fetchall() == [(42,)]
+
+
+def test_workspace_loads_the_definitions() -> None:
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

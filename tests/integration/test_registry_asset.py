@@ -1,0 +1,96 @@
+"""The registry asset against a real PostgreSQL: good rows load, bad rows are kept apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from dagster import materialize
+
+from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.resources import WarehouseResource
+from tests.helpers import registry_csv, registry_row
+
+
+def materialize_registry(csv_path: Path):
+    result = materialize(
+        [meter_registry_raw],
+        resources={"warehouse": WarehouseResource()},
+        run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(csv_path)}}}},
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("flows_raw__meter_registry")
+    return materialization.metadata
+
+
+def raw_registry(db: psycopg.Connection) -> list[tuple]:
+    return db.execute(
+        """
+        select id::text, serial, name, host(ip_address), port, hardware, mode, esco::text,
+               single_meter_app, daylight_savings_correction_enabled, prepay_enabled, source_row
+        from flows_raw.meter_registry order by serial
+        """
+    ).fetchall()
+
+
+def rejects(db: psycopg.Connection) -> list[tuple]:
+    return db.execute(
+        "select row_number, field, value, reason, serial "
+        "from flows_raw.meter_registry_rejects order by row_number, field"
+    ).fetchall()
+
+
+def test_good_rows_load_and_bad_rows_are_rejected(tmp_path: Path, db) -> None:
+    rows = [
+        registry_row(0, port="8081", prepay_enabled="false"),
+        registry_row(1, ip_address="999.1.1.1"),
+        registry_row(2, mode="passive"),
+        registry_row(3, serial="EML42", esco="not-a-uuid"),
+    ]
+    csv_path = tmp_path / "registry.csv"
+    csv_path.write_text(registry_csv(rows))
+
+    metadata = materialize_registry(csv_path)
+
+    loaded = raw_registry(db)
+    assert [row[1] for row in loaded] == [rows[0]["serial"], rows[2]["serial"]]
+    first = loaded[0]
+    assert first[3:8] == ("127.0.5.1", 8081, "C1.w", "active", rows[0]["esco"])
+    assert first[8:11] == (False, True, False)
+    assert loaded[1][6] == "passive"
+    assert rejects(db) == [
+        (3, "ip_address", "999.1.1.1", "not an IPv4 or IPv6 address", rows[1]["serial"]),
+        (5, "esco", "not-a-uuid", "not a UUID", "EML42"),
+        (5, "serial", "EML42", "serial must be 'EML' followed by 10 digits", "EML42"),
+    ]
+    assert metadata["rows_loaded"].value == 2
+    assert metadata["rows_rejected"].value == 2
+    rejects_table = metadata["rejects"].value
+    assert "999.1.1.1" in rejects_table and "not-a-uuid" in rejects_table
+
+
+def test_reloading_replaces_rather_than_appends(tmp_path: Path, db) -> None:
+    csv_path = tmp_path / "registry.csv"
+    csv_path.write_text(
+        registry_csv([registry_row(n) for n in range(5)] + [registry_row(9, mode="?")])
+    )
+
+    materialize_registry(csv_path)
+    first_registry, first_rejects = raw_registry(db), rejects(db)
+    materialize_registry(csv_path)
+
+    assert len(first_registry) == 5
+    assert raw_registry(db) == first_registry
+    assert (
+        rejects(db)
+        == first_rejects
+        == [(7, "mode", "?", "mode must be one of active, passive", registry_row(9)["serial"])]
+    )
+
+    # A meter removed from the file leaves the registry; a fixed row loads.
+    csv_path.write_text(registry_csv([registry_row(n) for n in range(4)] + [registry_row(9)]))
+    materialize_registry(csv_path)
+    assert [row[1] for row in raw_registry(db)] == sorted(
+        registry_row(n)["serial"] for n in (0, 1, 2, 3, 9)
+    )
+    assert rejects(db) == []
