@@ -113,7 +113,7 @@ def run() -> None:
                 + ("  (see flows_raw.meter_registry_rejects)" if summary.rejected_rows else ""),
                 f"  flows.meter_registry:   {summary.mart_rows} meters",
                 f"  database: {target.display_url} ({where})",
-                "  query it:  psql \"$(.venv/bin/flows db url)\"",
+                '  query it:  psql "$(.venv/bin/flows db url)"',
                 f"  UI:        make dev, then open http://{UI_HOST}:{DEFAULT_UI_PORT}",
             )
         )
