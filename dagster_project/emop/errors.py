@@ -1,0 +1,128 @@
+"""One exception hierarchy for everything that can go wrong talking EMOP.
+
+Every error can carry the meter (serial or address), the object being read or written, and the
+bytes received, and says them all in its message, so a log line is enough to act on.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class AckNak(IntEnum):
+    """The ACK/NAK code in bits 3-7 of a frame's control byte."""
+
+    OK = 0
+    CRC_ERROR = 1
+    FORMAT_ERROR = 2
+    LENGTH_INCORRECT = 3
+    PAYLOAD_TOO_LARGE = 4
+    OBJECT_NOT_RECOGNISED = 5
+    ACCESS_DENIED = 6
+    ADDRESS_INCORRECT = 7
+
+
+class EmopError(Exception):
+    """Base of every EMOP error."""
+
+    #: Whether trying the same request again may succeed.
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        meter: str | None = None,
+        object_name: str | None = None,
+        received: bytes | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.meter = meter
+        self.object_name = object_name
+        self.received = received
+
+    def with_context(
+        self, *, meter: str | None = None, object_name: str | None = None
+    ) -> EmopError:
+        """Fill in the meter and object where the raiser could not know them."""
+        self.meter = self.meter or meter
+        self.object_name = self.object_name or object_name
+        return self
+
+    @property
+    def kind(self) -> str:
+        """A short stable name for grouping errors (e.g. in sync metadata)."""
+        return type(self).__name__
+
+    def __str__(self) -> str:
+        parts = []
+        if self.meter:
+            parts.append(f"meter {self.meter}")
+        if self.object_name:
+            parts.append(f"object {self.object_name}")
+        prefix = ", ".join(parts)
+        text = f"{prefix}: {self.message}" if prefix else self.message
+        if self.received is not None:
+            shown = self.received[:300].hex()
+            more = "..." if len(self.received) > 300 else ""
+            text += f" (received {len(self.received)} bytes: {shown or '<none>'}{more})"
+        return text
+
+
+class FrameError(EmopError):
+    """The bytes received are not a well-formed frame (delimiter, length, truncation)."""
+
+
+class CrcError(FrameError):
+    """The frame's CRC does not match its contents."""
+
+
+class UnexpectedResponseError(FrameError):
+    """A valid frame that does not answer the request (address, sequence, object or format)."""
+
+
+class DecodeError(EmopError):
+    """A well-formed response whose value cannot be decoded (wrong size, out-of-range field)."""
+
+    retryable = False
+
+
+class EncodeError(EmopError):
+    """A value that cannot be written to a meter (out of range, too many decimal places)."""
+
+    retryable = False
+
+
+class NakError(EmopError):
+    """The meter answered with a NAK code."""
+
+    def __init__(self, code: int, **context: object) -> None:
+        try:
+            name = AckNak(code).name
+        except ValueError:
+            name = "UNKNOWN"
+        super().__init__(f"meter answered NAK code {code} ({name})", **context)  # type: ignore[arg-type]
+        self.code = code
+        self.code_name = name
+        # A NAK for a frame problem may clear on a resend; an unknown object or a refused
+        # access will not.
+        self.retryable = code in (AckNak.CRC_ERROR, AckNak.FORMAT_ERROR, AckNak.LENGTH_INCORRECT)
+
+
+class MeterTimeoutError(EmopError):
+    """No (complete) answer within the timeout."""
+
+
+class MeterConnectionError(EmopError):
+    """The TCP connection failed: refused, reset or closed before a whole frame arrived."""
+
+
+class ConnectionRefusedByMeter(MeterConnectionError):
+    """Nothing accepted the TCP connection (meter offline or modem down)."""
+
+
+class MeterUnreachableError(EmopError):
+    """Not tried: an earlier request to the same meter already failed to connect."""
+
+    retryable = False
