@@ -1,0 +1,533 @@
+"""The asyncio EMOP client: exact framing, timeouts, bounded retries and per-meter spacing.
+
+Real meters need one request at a time and a gap (2 s) between the end of one exchange and the
+next request; they also drop connections and send short frames. The client therefore keeps one
+channel per meter (a lock, the time of its last exchange, a sequence counter), reads whole frames
+whatever the socket returns, checks every response against its request, and retries only what
+may succeed on a resend. Fleet reads run under a global limit of meters in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import data
+from . import objects as o
+from .errors import (
+    ConnectionRefusedByMeter,
+    DecodeError,
+    EmopError,
+    FrameError,
+    MeterConnectionError,
+    MeterTimeoutError,
+    MeterUnreachableError,
+    NakError,
+    UnexpectedResponseError,
+)
+from .frame import DELIMITER, MIN_LENGTH, Frame, decode_frame
+from .state import MeterEndpoint, MeterState
+from .tariffs import (
+    ACTIVE_TARIFF_OBJECTS,
+    FUTURE_TARIFF_OBJECTS,
+    Tariff,
+    activation_from_emop_seconds,
+    future_tariff_writes,
+)
+from .values import encode_time_record
+
+DEFAULT_SOURCE_ADDRESS = 0x0021AE42
+#: Bytes skipped while looking for a frame's delimiter before giving up on the response.
+MAX_GARBAGE_BYTES = 512
+PROFILE_INTERVAL = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the client treats meters. The defaults suit real meters on a cellular network."""
+
+    #: Limit for one exchange: connect, send and the whole response.
+    timeout_seconds: float = 10.0
+    #: Tries per request, the first included.
+    attempts: int = 3
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 8.0
+    #: Each backoff is scaled by a random factor in [1 - jitter, 1 + jitter].
+    backoff_jitter: float = 0.5
+    #: Gap between the end of one exchange with a meter and the next request to it.
+    min_gap_seconds: float = 2.0
+    #: Meters read at the same time in a fleet read.
+    max_concurrent_meters: int = 500
+    #: Keep one TCP connection per meter for a whole read_state instead of one per request.
+    #: The reference client opens a connection per request, which is proven on real meters.
+    reuse_connections: bool = False
+    source_address: int = DEFAULT_SOURCE_ADDRESS
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if self.timeout_seconds <= 0 or self.min_gap_seconds < 0:
+            raise ValueError("timeout must be positive and the gap not negative")
+        if self.max_concurrent_meters < 1:
+            raise ValueError("max_concurrent_meters must be at least 1")
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Wait before retry number `attempt` (1 = the first retry): exponential, capped,
+        jittered so a fleet of failing meters does not retry in lockstep."""
+        base = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
+        return base * rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
+
+
+@dataclass
+class _Channel:
+    """Per-meter state: one request in flight, spacing, sequence numbers, an open connection."""
+
+    meter: MeterEndpoint
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_exchange_end: float | None = None
+    sequence: int = 0
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+    def next_sequence(self) -> int:
+        self.sequence = (self.sequence + 1) % 8
+        return self.sequence
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class EmopClient:
+    """Talks EMOP to meters. Use as `async with EmopClient(settings) as client:`."""
+
+    def __init__(
+        self,
+        settings: ClientSettings | None = None,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings or ClientSettings()
+        self._channels: dict[tuple[str, int], _Channel] = {}
+        self._rng = rng or random.Random()
+        self._now = clock
+
+    async def __aenter__(self) -> EmopClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        self._channels.clear()
+
+    # ------------------------------------------------------------ single objects
+
+    async def read(self, meter: MeterEndpoint, obj: o.EmopObject) -> Any:
+        """Read one object and decode its value."""
+        record = await self._default_exchange(meter, obj, data.DefaultRecord(obj.object_id))
+        try:
+            return obj.decode(record.payload)
+        except DecodeError as error:
+            raise error.with_context(meter=meter.label, object_name=obj.name) from None
+
+    async def write(self, meter: MeterEndpoint, obj: o.EmopObject, payload: bytes) -> None:
+        """Write an encoded value to one object; returns when the meter acknowledged it."""
+        request = data.DefaultRecord(obj.object_id, write=True, payload=payload)
+        await self._default_exchange(meter, obj, request)
+
+    async def read_clock(self, meter: MeterEndpoint) -> tuple[datetime, int]:
+        """The meter's clock and its signed drift against this machine, in whole seconds."""
+        sent = self._now()
+        meter_time = await self.read(meter, o.CLOCK)
+        return meter_time, clock_drift_seconds(meter_time, sent, self._now())
+
+    async def write_clock(self, meter: MeterEndpoint, moment: datetime | None = None) -> None:
+        await self.write(meter, o.CLOCK, encode_time_record(moment or self._now()))
+
+    async def write_future_tariff(self, meter: MeterEndpoint, tariff: Tariff) -> None:
+        for obj, payload in future_tariff_writes(tariff):
+            await self.write(meter, obj, payload)
+
+    async def read_tariff(self, meter: MeterEndpoint, *, future: bool) -> Tariff | None:
+        """A tariff set; None for a future set with no activation time (nothing scheduled)."""
+        state = MeterState(meter=meter, polled_at=self._now())
+        await self._read_tariff_into(state, meter, future=future)
+        if state.errors:
+            raise next(iter(state.errors.values()))
+        return state.tariffs_future if future else state.tariffs_active
+
+    # ------------------------------------------------------------ logs
+
+    async def read_profile_log(
+        self, meter: MeterEndpoint, log: int, start: datetime, *, twin_element: bool
+    ) -> list[data.ProfileRecord]:
+        """One block of profile-log records at or after `start` (up to 5 for log 1)."""
+        request = data.ProfileLogRequest(log=log, start=start)
+        name = f"profile_log_{log}"
+        frame = await self._exchange(meter, name, request.encode())
+        try:
+            response = data.decode_profile_log_response(frame.data)
+            if response.log != log or response.echo != request.encode()[1:]:
+                raise UnexpectedResponseError(
+                    "profile-log response does not echo the request", received=frame.data
+                )
+            return response.records(twin_element=twin_element)
+        except EmopError as error:
+            raise error.with_context(meter=meter.label, object_name=name) from None
+
+    async def read_profile_range(
+        self,
+        meter: MeterEndpoint,
+        log: int,
+        start: datetime,
+        end: datetime,
+        *,
+        twin_element: bool,
+    ) -> list[data.ProfileRecord]:
+        """Every record with start <= timestamp < end, block by block.
+
+        A meter with nothing at the requested time answers with its next records, however far
+        ahead, so the walk stops at the first record at or past `end`, or at an empty block."""
+        records: list[data.ProfileRecord] = []
+        cursor = start
+        while cursor < end:
+            block = await self.read_profile_log(meter, log, cursor, twin_element=twin_element)
+            fresh = [record for record in block if record.timestamp >= cursor]
+            records += [record for record in fresh if record.timestamp < end]
+            if not fresh or fresh[-1].timestamp >= end:
+                break
+            cursor = fresh[-1].timestamp + PROFILE_INTERVAL
+        return records
+
+    async def read_event_log_page(
+        self, meter: MeterEndpoint, page: int
+    ) -> tuple[data.EventLogEntry, ...]:
+        name = f"event_log page {page}"
+        frame = await self._exchange(meter, name, data.EventLogRequest(page).encode())
+        try:
+            response = data.decode_event_log_response(frame.data)
+        except EmopError as error:
+            raise error.with_context(meter=meter.label, object_name=name) from None
+        return response.entries
+
+    # ------------------------------------------------------------ the whole state
+
+    async def read_state(self, meter: MeterEndpoint) -> MeterState:
+        """Everything the pipeline reads from a meter. Never raises for a meter's fault:
+        each value that could not be read is None with its error in `errors`. Once the meter
+        cannot be reached at all, the remaining reads are not tried."""
+        state = MeterState(meter=meter, polled_at=self._now())
+        reads: list[tuple[o.EmopObject, Callable[[Any], None]]] = [
+            (o.SERIAL, lambda value: setattr(state, "serial", value)),
+            (o.HARDWARE, lambda value: setattr(state, "hardware", value)),
+            (o.FIRMWARE, lambda value: setattr(state, "firmware", value)),
+            (o.CSQ, lambda value: _set_csq(state, value)),
+            (o.VOLTAGE, lambda value: setattr(state, "voltage", value)),
+            (o.ELEMENT_A, lambda value: setattr(state, "element_a", value)),
+            (o.ELEMENT_B, lambda value: setattr(state, "element_b", value)),
+            (o.PREPAY_BALANCE, lambda value: setattr(state, "prepay_balance", value)),
+            (o.PREPAY_ENABLED, lambda value: setattr(state, "prepay_enabled", value)),
+            (o.DST_FLAG, lambda value: setattr(state, "dst_enabled", value)),
+        ]
+        try:
+            for obj, store in reads:
+                store(await self._read_for_state(state, meter, obj))
+            await self._read_clock_into(state, meter)
+            await self._read_tariff_into(state, meter, future=False)
+            await self._read_tariff_into(state, meter, future=True)
+        except _Unreachable as unreachable:
+            self._mark_rest_unreachable(state, unreachable.cause)
+        state.finished_at = self._now()
+        return state
+
+    async def read_fleet(
+        self,
+        meters: Iterable[MeterEndpoint],
+        on_state: Callable[[MeterState], None] | None = None,
+    ) -> list[MeterState]:
+        """read_state for many meters, at most `max_concurrent_meters` at a time; the result
+        is in the order of `meters`, and `on_state` sees each snapshot as it completes."""
+        by_meter: dict[MeterEndpoint, MeterState] = {}
+        async for state in self.iter_fleet(meters):
+            by_meter[state.meter] = state
+            if on_state is not None:
+                on_state(state)
+        return [by_meter[meter] for meter in dict.fromkeys(meters) if meter in by_meter]
+
+    async def iter_fleet(self, meters: Iterable[MeterEndpoint]) -> AsyncIterator[MeterState]:
+        """read_state for many meters, yielding each snapshot as soon as it is complete."""
+        pending = list(dict.fromkeys(meters))
+        todo: asyncio.Queue[MeterEndpoint] = asyncio.Queue()
+        for meter in pending:
+            todo.put_nowait(meter)
+        done: asyncio.Queue[MeterState | BaseException] = asyncio.Queue()
+
+        async def worker() -> None:
+            while not todo.empty():
+                meter = todo.get_nowait()
+                try:
+                    await done.put(await self.read_state(meter))
+                except Exception as error:  # a bug, not a meter fault: surface it
+                    await done.put(error)
+                finally:
+                    self._forget(meter)
+
+        workers = min(self.settings.max_concurrent_meters, len(pending))
+        async with _running(worker() for _ in range(workers)):
+            for _ in pending:
+                result = await done.get()
+                if isinstance(result, BaseException):
+                    raise result
+                yield result
+
+    # ------------------------------------------------------------ internals
+
+    async def _read_for_state(
+        self, state: MeterState, meter: MeterEndpoint, obj: o.EmopObject
+    ) -> Any:
+        try:
+            return await self.read(meter, obj)
+        except (NakError, DecodeError) as error:
+            # This object alone is at fault; the meter still answers the rest.
+            state.errors[obj.name] = error
+            return None
+        except EmopError as error:
+            state.errors[obj.name] = error
+            raise _Unreachable(error) from None
+
+    async def _read_clock_into(self, state: MeterState, meter: MeterEndpoint) -> None:
+        sent = self._now()
+        meter_time = await self._read_for_state(state, meter, o.CLOCK)
+        if meter_time is not None:
+            state.clock = meter_time
+            state.clock_time_diff_seconds = clock_drift_seconds(meter_time, sent, self._now())
+
+    async def _read_tariff_into(
+        self, state: MeterState, meter: MeterEndpoint, *, future: bool
+    ) -> None:
+        objects = FUTURE_TARIFF_OBJECTS if future else ACTIVE_TARIFF_OBJECTS
+        values = {
+            name: await self._read_for_state(state, meter, obj) for name, obj in objects.items()
+        }
+        if any(value is None for value in values.values()):
+            return
+        if future:
+            if values["activation_datetime"] == 0:
+                return  # nothing scheduled
+            values["activation_datetime"] = activation_from_emop_seconds(
+                values["activation_datetime"]
+            )
+        tariff = Tariff(**values)
+        if future:
+            state.tariffs_future = tariff
+        else:
+            state.tariffs_active = tariff
+
+    def _mark_rest_unreachable(self, state: MeterState, cause: EmopError) -> None:
+        names = [
+            o.SERIAL, o.HARDWARE, o.FIRMWARE, o.CSQ, o.VOLTAGE, o.ELEMENT_A, o.ELEMENT_B,
+            o.PREPAY_BALANCE, o.PREPAY_ENABLED, o.DST_FLAG, o.CLOCK,
+            *ACTIVE_TARIFF_OBJECTS.values(), *FUTURE_TARIFF_OBJECTS.values(),
+        ]  # fmt: skip
+        for obj in names:
+            if obj.name not in state.errors and not _was_read(state, obj):
+                state.errors[obj.name] = MeterUnreachableError(
+                    f"not read: the meter already failed with {cause.kind}",
+                    meter=state.meter.label,
+                    object_name=obj.name,
+                )
+
+    async def _default_exchange(
+        self, meter: MeterEndpoint, obj: o.EmopObject, request: data.DefaultRecord
+    ) -> data.DefaultRecord:
+        frame = await self._exchange(meter, obj.name, request.encode())
+        try:
+            record = data.decode_default(frame.data)
+            if record.object_id != obj.object_id:
+                raise UnexpectedResponseError(
+                    f"response is for object {record.object_id:06X}", received=frame.data
+                )
+        except EmopError as error:
+            raise error.with_context(meter=meter.label, object_name=obj.name) from None
+        return record
+
+    def _channel(self, meter: MeterEndpoint) -> _Channel:
+        key = (meter.host, meter.port)
+        channel = self._channels.get(key)
+        if channel is None:
+            channel = self._channels[key] = _Channel(meter)
+        return channel
+
+    def _forget(self, meter: MeterEndpoint) -> None:
+        """Drop a meter's channel after its fleet read (keeps memory flat over big fleets).
+
+        Its last exchange time goes with it, so a second read of the same meter in the same
+        client should come through read_state directly, which keeps the channel."""
+        channel = self._channels.pop((meter.host, meter.port), None)
+        if channel is not None:
+            channel.close()
+
+    async def _exchange(self, meter: MeterEndpoint, object_name: str, request: bytes) -> Frame:
+        """Send one request and return the checked response frame, with retries and spacing."""
+        settings = self.settings
+        channel = self._channel(meter)
+        async with channel.lock:
+            for attempt in range(1, settings.attempts + 1):
+                await _wait_gap(channel, settings.min_gap_seconds)
+                try:
+                    async with asyncio.timeout(settings.timeout_seconds):
+                        return await self._send_receive(channel, request)
+                except TimeoutError:
+                    error: EmopError = MeterTimeoutError(
+                        f"no complete answer within {settings.timeout_seconds:g} s"
+                    )
+                except EmopError as raised:
+                    error = raised
+                finally:
+                    channel.last_exchange_end = time.monotonic()
+                channel.close()
+                error.with_context(meter=meter.label, object_name=object_name)
+                if not error.retryable or attempt == settings.attempts:
+                    raise error
+                await asyncio.sleep(settings.backoff(attempt, self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_receive(self, channel: _Channel, request: bytes) -> Frame:
+        if channel.writer is None or channel.writer.is_closing():
+            channel.reader, channel.writer = await _connect(channel.meter)
+        assert channel.reader is not None and channel.writer is not None
+        sequence = channel.next_sequence()
+        frame = Frame(
+            destination=0, source=self.settings.source_address, sequence=sequence, data=request
+        )
+        try:
+            channel.writer.write(frame.encode())
+            await channel.writer.drain()
+            raw = await read_frame_bytes(channel.reader)
+        except (ConnectionError, OSError) as error:
+            raise MeterConnectionError(f"connection failed: {error}") from None
+        finally:
+            if not self.settings.reuse_connections:
+                channel.close()
+        response = decode_frame(raw)
+        if response.sequence != sequence or response.destination != self.settings.source_address:
+            raise UnexpectedResponseError(
+                f"response (sequence {response.sequence}, to {response.destination:08X}) does not "
+                f"answer request (sequence {sequence}, from {self.settings.source_address:08X})",
+                received=raw,
+            )
+        if response.ack_nak:
+            raise NakError(response.ack_nak, received=raw)
+        if response.data[:1] != request[:1]:
+            raise UnexpectedResponseError("response is in another record format", received=raw)
+        return response
+
+
+class _Unreachable(Exception):
+    def __init__(self, cause: EmopError) -> None:
+        self.cause = cause
+
+
+def _set_csq(state: MeterState, value: Any) -> None:
+    if value is not None:
+        state.csq, state.csq_operator = value.csq, value.operator
+
+
+def _was_read(state: MeterState, obj: o.EmopObject) -> bool:
+    simple = {
+        o.SERIAL.name: state.serial, o.HARDWARE.name: state.hardware,
+        o.FIRMWARE.name: state.firmware, o.CSQ.name: state.csq, o.VOLTAGE.name: state.voltage,
+        o.ELEMENT_A.name: state.element_a, o.ELEMENT_B.name: state.element_b,
+        o.PREPAY_BALANCE.name: state.prepay_balance, o.PREPAY_ENABLED.name: state.prepay_enabled,
+        o.DST_FLAG.name: state.dst_enabled, o.CLOCK.name: state.clock,
+    }  # fmt: skip
+    if obj.name in simple:
+        return simple[obj.name] is not None
+    if obj in ACTIVE_TARIFF_OBJECTS.values():
+        return state.tariffs_active is not None
+    return state.tariffs_future is not None
+
+
+async def _wait_gap(channel: _Channel, gap: float) -> None:
+    if channel.last_exchange_end is None or gap <= 0:
+        return
+    remaining = channel.last_exchange_end + gap - time.monotonic()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
+
+
+async def _connect(meter: MeterEndpoint) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.open_connection(meter.host, meter.port)
+    except ConnectionRefusedError:
+        raise ConnectionRefusedByMeter("connection refused") from None
+    except OSError as error:
+        raise MeterConnectionError(f"cannot connect: {error}") from None
+
+
+async def read_frame_bytes(reader: asyncio.StreamReader) -> bytes:
+    """Read exactly one frame, whatever sizes the socket delivers it in.
+
+    Bytes before the delimiter are skipped (meters sometimes send noise first); a connection
+    closed mid-frame is a MeterConnectionError carrying what did arrive."""
+    skipped = bytearray()
+    while True:
+        byte = await reader.read(1)
+        if not byte:
+            raise MeterConnectionError(
+                "connection closed before a frame arrived", received=bytes(skipped)
+            )
+        if byte[0] == DELIMITER:
+            break
+        skipped += byte
+        if len(skipped) > MAX_GARBAGE_BYTES:
+            raise FrameError(
+                f"no frame delimiter in {MAX_GARBAGE_BYTES} bytes", received=bytes(skipped)
+            )
+    received = bytearray(byte)
+    try:
+        received += await reader.readexactly(1)
+        length = received[1]
+        if length < MIN_LENGTH:
+            raise FrameError(
+                f"frame length {length} is under the minimum {MIN_LENGTH}", received=bytes(received)
+            )
+        received += await reader.readexactly(length - 1)
+    except asyncio.IncompleteReadError as error:
+        received += error.partial
+        raise MeterConnectionError(
+            f"connection closed mid-frame after {len(received)} bytes", received=bytes(received)
+        ) from None
+    return bytes(received)
+
+
+def clock_drift_seconds(meter_time: datetime, sent: datetime, received: datetime) -> int:
+    """Meter clock minus server time, signed, in whole seconds (days included).
+
+    The meter read its clock somewhere between our send and receipt, so the midpoint is the
+    best estimate; its clock has one-second resolution and truncates, hence the half second.
+    """
+    midpoint = sent + (received - sent) / 2
+    return round((meter_time + timedelta(seconds=0.5) - midpoint).total_seconds())
+
+
+@asynccontextmanager
+async def _running(coroutines: Iterable[Awaitable[None]]) -> AsyncIterator[None]:
+    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
