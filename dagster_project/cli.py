@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from dagster_project.cli_emop import emop
 from dagster_project.paths import PROJECT_ROOT, state_dir
 from dagster_project.warehouse import connection, embedded
 
@@ -163,6 +164,8 @@ def ensure_dagster_home() -> Path:
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
+
+main.add_command(emop)
 
 if __name__ == "__main__":
     main()
