@@ -83,12 +83,13 @@ def activation_to_emop_seconds(wall_time: datetime) -> int:
 
 def validate_for_meter(tariff: Tariff) -> None:
     """The limits meters enforce: rates and standing charge at most £1.00, 5 decimal places."""
+    for name in ACTIVE_TARIFF_OBJECTS:
+        # First, as it refuses NaN and infinities, which cannot be compared with the limit.
+        v.units_from_money(getattr(tariff, name))  # raises on more than 5 places
     for name in ("standing_charge", "unit_rate_element_a", "unit_rate_element_b"):
         value = getattr(tariff, name)
         if value > MAX_RATE:
             raise EncodeError(f"{name} £{value} is over the meter's £{MAX_RATE} limit")
-    for name in ACTIVE_TARIFF_OBJECTS:
-        v.units_from_money(getattr(tariff, name))  # raises on more than 5 places
     if tariff.activation_datetime is None:
         raise EncodeError("a future tariff needs an activation_datetime")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, Overflow
 
 from .errors import DecodeError, EncodeError
 
@@ -95,7 +95,11 @@ def units_from_money(amount: Decimal | float | str) -> int:
         raise EncodeError(f"{amount!r} is not an amount of money") from None
     if not value.is_finite():
         raise EncodeError(f"{amount!r} is not an amount of money")
-    if value != value.quantize(MONEY_PLACES):
+    try:
+        places_ok = value == value.quantize(MONEY_PLACES)
+    except InvalidOperation:  # too many digits to hold to 5 places
+        raise EncodeError(f"£{value} is too large an amount of money") from None
+    if not places_ok:
         raise EncodeError(f"£{value} has more than 5 decimal places, which meters cannot store")
     return int(value * MONEY_SCALE)
 
@@ -161,7 +165,10 @@ def decode_time_record(payload: bytes) -> datetime:
 def encode_time_record(moment: datetime) -> bytes:
     if moment.tzinfo is None:
         raise EncodeError(f"{moment.isoformat()} has no time zone; meter clocks are set in UTC")
-    utc = moment.astimezone(UTC)
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise EncodeError(f"{moment.isoformat()} is outside the meter clock's years") from None
     if not 2000 <= utc.year <= 2255:
         raise EncodeError(f"{utc.isoformat()} is outside the meter clock's years 2000-2255")
     weekday = (utc.weekday() + 1) % 7  # Python: Monday=0; EMOP: Sunday=0
@@ -179,7 +186,10 @@ def decode_ascii(payload: bytes) -> str:
 
 
 def encode_ascii(text: str, size: int) -> bytes:
-    raw = text.encode("ascii")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise EncodeError(f"{text!r} is not ASCII text") from None
     if len(raw) > size:
         raise EncodeError(f"{text!r} is longer than {size} bytes")
     return raw.ljust(size, b" ")
@@ -201,6 +211,8 @@ def decode_hardware(payload: bytes) -> str:
 
 
 def encode_hardware(model: str) -> bytes:
+    if model == THREE_PHASE:
+        return b""  # three-phase meters answer with an empty payload
     return encode_ascii(HARDWARE_CODES.get(model, model), 4)
 
 
@@ -216,10 +228,17 @@ def decode_firmware(payload: bytes) -> str:
 
 
 def encode_firmware(display: str) -> bytes:
-    raw = display.replace("_", "")
-    if len(raw) != 4:
+    """The 4 characters behind '3_02_0' (or '3020' itself); the characters may include '_'."""
+    if len(display) == 6 and display[1] == "_" and display[4] == "_":
+        raw = display[0] + display[2:4] + display[5]
+    elif len(display) == 4:
+        raw = display
+    else:
         raise EncodeError(f"firmware {display!r} is not in the 4-character single-phase form")
-    return raw.encode("ascii")
+    try:
+        return raw.encode("ascii")
+    except UnicodeEncodeError:
+        raise EncodeError(f"firmware {display!r} is not ASCII") from None
 
 
 # ---------------------------------------------------------------- measurements and records
@@ -251,9 +270,15 @@ def decode_voltage(payload: bytes) -> Decimal:
 
 
 def encode_voltage(volts: Decimal) -> bytes:
-    tenths = Decimal(str(volts)) / VOLTAGE_SCALE
-    if tenths != tenths.to_integral_value():
+    try:
+        tenths = Decimal(str(volts)) / VOLTAGE_SCALE
+        whole = tenths.is_finite() and tenths == tenths.to_integral_value()
+    except (InvalidOperation, Overflow):
+        raise EncodeError(f"{volts!r} is not a voltage") from None
+    if not whole:
         raise EncodeError(f"{volts} V is not a whole number of 0.1 V")
+    if not 0 <= tenths <= 0xFFFF:
+        raise EncodeError(f"{volts} V does not fit u16 in 0.1 V")
     return encode_u16(int(tenths))
 
 
