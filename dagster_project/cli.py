@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dagster_project.cli_emop import emop
+from dagster_project.cli_emop import emop, simulate
 from dagster_project.paths import PROJECT_ROOT, state_dir
 from dagster_project.warehouse import connection, embedded
 
@@ -166,6 +166,7 @@ def ensure_dagster_home() -> Path:
 
 
 main.add_command(emop)
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()

@@ -225,3 +225,58 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value) if value else "-"
     return str(value)
+
+
+@click.command("simulate")
+@click.option("--meters", default=100, show_default=True, help="Meters in the fleet.")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same fleet.")
+@click.option(
+    "--registry-out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the fleet's registry CSV here (load it with FLOWS_REGISTRY_CSV).",
+)
+@click.option("--faulty-fraction", default=0.0, show_default=True, help="Share of faulty meters.")
+@click.option("--latency", default=0.0, show_default=True, help="Seconds before each answer.")
+@click.option("--speed", default=1.0, show_default=True, help="Simulated time per wall second.")
+@click.option(
+    "--min-gap", default=0.0, show_default=True, help="Meters reset requests sooner than this."
+)
+@click.option(
+    "--addressing",
+    type=click.Choice(["ip", "ports"]),
+    default="ip",
+    show_default=True,
+    help="ip: each meter on its own 127.x.y.z:8080; ports: 127.0.0.1 with a port per meter.",
+)
+@click.option("--base-port", default=20000, show_default=True, help="First port (ports mode).")
+def simulate(
+    meters: int,
+    seed: int,
+    registry_out: str | None,
+    faulty_fraction: float,
+    latency: float,
+    speed: float,
+    min_gap: float,
+    addressing: str,
+    base_port: int,
+) -> None:
+    """Serve a fleet of simulated meters on loopback until Ctrl-C."""
+    from pathlib import Path
+
+    from dagster_project.emop.simulator import FleetConfig, run_simulator
+
+    try:
+        config = FleetConfig(
+            meters=meters,
+            seed=seed,
+            faulty_fraction=faulty_fraction,
+            latency_seconds=latency,
+            time_speed=speed,
+            min_gap_seconds=min_gap,
+            addressing=addressing,
+            base_port=base_port,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    run_simulator(config, Path(registry_out) if registry_out else None, echo=click.echo)

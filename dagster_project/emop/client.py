@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from . import data
 from . import objects as o
@@ -46,6 +46,8 @@ DEFAULT_SOURCE_ADDRESS = 0x0021AE42
 #: Bytes skipped while looking for a frame's delimiter before giving up on the response.
 MAX_GARBAGE_BYTES = 512
 PROFILE_INTERVAL = timedelta(minutes=30)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,18 @@ class EmopClient:
             cursor = fresh[-1].timestamp + PROFILE_INTERVAL
         return records
 
+    async def read_events_since(
+        self, meter: MeterEndpoint, since: datetime
+    ) -> list[data.EventLogEntry]:
+        """Event-log entries at or after `since`, newest first, reading pages until older ones."""
+        entries: list[data.EventLogEntry] = []
+        for page in range(data.EVENT_PAGES):
+            page_entries = await self.read_event_log_page(meter, page)
+            entries += [entry for entry in page_entries if entry.timestamp >= since]
+            if not page_entries or page_entries[-1].timestamp < since:
+                break
+        return entries
+
     async def read_event_log_page(
         self, meter: MeterEndpoint, page: int
     ) -> tuple[data.EventLogEntry, ...]:
@@ -258,6 +272,7 @@ class EmopClient:
     ) -> list[MeterState]:
         """read_state for many meters, at most `max_concurrent_meters` at a time; the result
         is in the order of `meters`, and `on_state` sees each snapshot as it completes."""
+        meters = list(meters)
         by_meter: dict[MeterEndpoint, MeterState] = {}
         async for state in self.iter_fleet(meters):
             by_meter[state.meter] = state
@@ -290,6 +305,26 @@ class EmopClient:
                 if isinstance(result, BaseException):
                     raise result
                 yield result
+
+    async def for_each_meter(
+        self,
+        meters: Iterable[MeterEndpoint],
+        read: Callable[[MeterEndpoint], Awaitable[T]],
+    ) -> list[tuple[MeterEndpoint, T | EmopError]]:
+        """Run `read` on every meter, at most `max_concurrent_meters` at a time. A meter's
+        EmopError is returned in place of its result, so one meter never stops the rest."""
+        slots = asyncio.Semaphore(self.settings.max_concurrent_meters)
+
+        async def one(meter: MeterEndpoint) -> tuple[MeterEndpoint, T | EmopError]:
+            async with slots:
+                try:
+                    return meter, await read(meter)
+                except EmopError as error:
+                    return meter, error
+                finally:
+                    self._forget(meter)
+
+        return list(await asyncio.gather(*(one(meter) for meter in dict.fromkeys(meters))))
 
     # ------------------------------------------------------------ internals
 

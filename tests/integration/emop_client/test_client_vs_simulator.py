@@ -1,0 +1,213 @@
+"""The EMOP client against simulated meters over real loopback TCP: one test per fault kind,
+and a 1,000-meter fleet with faulty meters polled concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from dagster_project.emop import objects as o
+from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.errors import (
+    ConnectionRefusedByMeter,
+    CrcError,
+    EmopError,
+    MeterConnectionError,
+    MeterTimeoutError,
+    MeterUnreachableError,
+    NakError,
+)
+from dagster_project.emop.simulator import FleetConfig, GroundTruth, SimulatedFleet
+from dagster_project.emop.state import MeterEndpoint, MeterState
+
+# Tight enough that faults cost little time, generous enough for a loaded CI machine.
+FAST = ClientSettings(
+    timeout_seconds=1.0,
+    attempts=2,
+    backoff_base_seconds=0.05,
+    backoff_max_seconds=0.1,
+    min_gap_seconds=0.0,
+    max_concurrent_meters=200,
+)
+
+FAULTS = {
+    1: "offline",
+    2: "silent",
+    3: "slow",
+    4: "truncated",
+    5: "bad_crc",
+    6: "nak",
+    7: "garbage",
+    8: "too_soon",
+}
+# The error a correct client reports for each fault: on the first object it reads (None: no
+# error at all), and whether the rest of the meter is then given up as unreachable.
+EXPECTED_CAUSE: dict[str, tuple[type[EmopError] | None, str]] = {
+    "offline": (ConnectionRefusedByMeter, o.SERIAL.name),
+    "silent": (MeterTimeoutError, o.SERIAL.name),
+    "slow": (MeterTimeoutError, o.SERIAL.name),
+    "truncated": (MeterConnectionError, o.SERIAL.name),
+    "bad_crc": (CrcError, o.SERIAL.name),
+    "nak": (NakError, o.VOLTAGE.name),
+    "garbage": (None, ""),
+    # The meter answers the first request, then resets the next one that comes too soon.
+    "too_soon": (MeterConnectionError, o.HARDWARE.name),
+}
+
+
+def endpoint(meter) -> MeterEndpoint:
+    return MeterEndpoint(host=meter.host, port=meter.port, serial=meter.serial)
+
+
+def assert_matches_truth(state: MeterState, truth: GroundTruth, skip: frozenset[str] = frozenset()):
+    expected = {
+        "serial": truth.serial,
+        "hardware": truth.hardware,
+        "firmware": truth.firmware,
+        "csq": truth.csq,
+        "csq_operator": truth.csq_operator,
+        "voltage": truth.voltage,
+        "element_a": truth.element_a,
+        "element_b": truth.element_b,
+        "prepay_balance": truth.prepay_balance,
+        "prepay_enabled": truth.prepay_enabled,
+        "dst_enabled": truth.dst_enabled,
+        "tariffs_active": truth.tariffs_active,
+        "tariffs_future": truth.tariffs_future,
+    }
+    got = {name: getattr(state, name) for name in expected}
+    for name in skip:
+        expected.pop(name), got.pop(name)
+    assert got == expected, state.meter.label
+    # The meter's clock has one-second resolution and the read takes time: within a second.
+    assert state.clock_time_diff_seconds is not None
+    assert abs(state.clock_time_diff_seconds - truth.clock_time_diff_seconds) <= 1
+
+
+def assert_cause(state: MeterState, fault: str) -> None:
+    error_class, object_name = EXPECTED_CAUSE[fault]
+    if error_class is None:
+        assert state.ok, {name: str(error) for name, error in state.errors.items()}
+        return
+    error = state.errors[object_name]
+    assert isinstance(error, error_class), f"{fault}: {error!r}"
+    assert state.meter.serial in str(error) and object_name in str(error)
+    if fault == "nak":
+        assert error.code == 5 and list(state.errors) == [o.VOLTAGE.name]
+    else:
+        others = [e for name, e in state.errors.items() if name != object_name]
+        assert others and all(isinstance(e, MeterUnreachableError) for e in others)
+
+
+@pytest.fixture(scope="module")
+def faulty_fleet_states():
+    config = FleetConfig(meters=9, seed=11, faults=FAULTS, freeze_model=True, slow_seconds=3.0)
+
+    async def run():
+        async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
+            states = await client.read_fleet([endpoint(m) for m in fleet.meters])
+            return {
+                m.fault: (state, m.ground_truth())
+                for m, state in zip(fleet.meters, states, strict=True)
+            }
+
+    return asyncio.run(run())
+
+
+def test_healthy_meter_reads_exactly_the_ground_truth(faulty_fleet_states) -> None:
+    state, truth = faulty_fleet_states[None]
+    assert state.ok
+    assert_matches_truth(state, truth)
+
+
+@pytest.mark.parametrize("fault", list(FAULTS.values()))
+def test_each_fault_is_reported_with_its_cause(faulty_fleet_states, fault: str) -> None:
+    state, truth = faulty_fleet_states[fault]
+    assert_cause(state, fault)
+    if fault in ("nak", "garbage"):
+        assert_matches_truth(state, truth, skip=frozenset({"voltage"} if fault == "nak" else ()))
+    if fault == "offline":
+        assert not state.reachable
+
+
+def test_slow_meter_is_read_when_the_timeout_allows() -> None:
+    config = FleetConfig(meters=1, seed=3, faults={0: "slow"}, slow_seconds=0.2, freeze_model=True)
+
+    async def run():
+        async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
+            (meter,) = fleet.meters
+            return await client.read_state(endpoint(meter)), meter.ground_truth()
+
+    state, truth = asyncio.run(run())
+    assert state.ok
+    assert_matches_truth(state, truth)
+
+
+def test_spacing_rule_satisfies_a_meter_that_refuses_early_requests() -> None:
+    config = FleetConfig(meters=1, seed=5, faults={0: "too_soon"}, too_soon_gap_seconds=0.5)
+    spaced = ClientSettings(timeout_seconds=1.0, attempts=1, min_gap_seconds=0.6)
+
+    async def run():
+        async with SimulatedFleet(config) as fleet:
+            (meter,) = fleet.meters
+            async with EmopClient(spaced) as client:
+                return [
+                    await client.read(endpoint(meter), obj) for obj in (o.SERIAL, o.CSQ, o.HARDWARE)
+                ]
+
+    serial, signal, hardware = asyncio.run(run())
+    assert serial.startswith("EML") and 0 <= signal.csq <= 31 and hardware
+
+
+def test_writes_are_acknowledged_and_take_effect() -> None:
+    config = FleetConfig(meters=1, seed=9, freeze_model=True)
+
+    async def run():
+        async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
+            (meter,) = fleet.meters
+            tariff = meter.ground_truth().tariffs_active
+            new = dataclasses.replace(
+                tariff,
+                standing_charge=tariff.standing_charge + Decimal("0.01234"),
+                unit_rate_element_a=Decimal("0.31415"),
+                activation_datetime=datetime(2031, 4, 1),
+            )
+            await client.write_future_tariff(endpoint(meter), new)
+            await client.write_clock(endpoint(meter))
+            read_back = await client.read_tariff(endpoint(meter), future=True)
+            _, drift = await client.read_clock(endpoint(meter))
+            return new, read_back, drift
+
+    written, read_back, drift = asyncio.run(run())
+    assert read_back == written
+    assert abs(drift) <= 1
+
+
+def test_a_thousand_meter_fleet_with_faults_is_read_concurrently_and_correctly() -> None:
+    config = FleetConfig(
+        meters=1000, seed=2026, faulty_fraction=0.05, freeze_model=True, slow_seconds=3.0
+    )
+
+    async def run():
+        async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
+            async with asyncio.timeout(180):  # nothing may hang
+                states = await client.read_fleet([endpoint(m) for m in fleet.meters])
+            return [
+                (m.fault, state, m.ground_truth())
+                for m, state in zip(fleet.meters, states, strict=True)
+            ]
+
+    results = asyncio.run(run())
+    faults = Counter(fault for fault, _, _ in results if fault)
+    assert sum(faults.values()) >= 50 and len(faults) == len(EXPECTED_CAUSE)
+    for fault, state, truth in results:
+        if fault is None:
+            assert state.ok, (state.meter.label, {n: str(e) for n, e in state.errors.items()})
+            assert_matches_truth(state, truth)
+        else:
+            assert_cause(state, fault)
