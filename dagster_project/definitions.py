@@ -3,12 +3,16 @@
 from dagster import Definitions
 
 from dagster_project.defs.dbt import flows_dbt_models
-from dagster_project.defs.jobs import flows_pipeline_job
+from dagster_project.defs.jobs import daily_logs_job, flows_pipeline_job
+from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource, dbt_resource
+from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
+from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
+from dagster_project.defs.sync import meter_sync
 
 defs = Definitions(
-    assets=[meter_registry_raw, flows_dbt_models],
-    jobs=[flows_pipeline_job],
-    resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+    assets=[meter_registry_raw, meter_sync, profile_log_1, meter_event_log, flows_dbt_models],
+    jobs=[flows_pipeline_job, daily_logs_job],
+    schedules=[fleet_sync_schedule, daily_logs_schedule],
+    resources={"warehouse": WarehouseResource(), "emop": EmopSettings(), "dbt": dbt_resource()},
 )

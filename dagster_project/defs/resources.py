@@ -11,6 +11,7 @@ from dagster_dbt import DbtCliResource
 from pydantic import Field, PrivateAttr
 
 from dagster_project.dbt_project import flows_dbt_project
+from dagster_project.emop.client import ClientSettings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 
@@ -42,6 +43,33 @@ class WarehouseResource(ConfigurableResource):
 
     def dbt_profile_env(self) -> dict[str, str]:
         return connection.dbt_profile_env(self.target().url)
+
+
+class EmopSettings(ConfigurableResource):
+    """How meters are polled. The defaults suit real meters on a cellular network."""
+
+    timeout_seconds: float = Field(10.0, description="Limit for one exchange with a meter.")
+    attempts: int = Field(3, description="Tries per request, the first included.")
+    backoff_base_seconds: float = Field(1.0, description="First wait before a retry.")
+    backoff_max_seconds: float = Field(8.0, description="Longest wait before a retry.")
+    min_gap_seconds: float = Field(
+        2.0, description="Gap between requests to the same meter (real meters need 2 s)."
+    )
+    max_concurrent_meters: int = Field(500, description="Meters read at the same time.")
+    reuse_connections: bool = Field(
+        False, description="One TCP connection per meter read instead of one per request."
+    )
+
+    def client_settings(self) -> ClientSettings:
+        return ClientSettings(
+            timeout_seconds=self.timeout_seconds,
+            attempts=self.attempts,
+            backoff_base_seconds=self.backoff_base_seconds,
+            backoff_max_seconds=self.backoff_max_seconds,
+            min_gap_seconds=self.min_gap_seconds,
+            max_concurrent_meters=self.max_concurrent_meters,
+            reuse_connections=self.reuse_connections,
+        )
 
 
 def dbt_resource() -> DbtCliResource:

@@ -1,0 +1,185 @@
+"""A fleet sync without the plumbing: which meters to poll, the rows a sync lands, and the
+summary an operator reads. Plain Python, unit-tested without a database or a network."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dagster_project.emop.errors import MeterUnreachableError
+from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.emop.values import TWIN_ELEMENT_MODELS
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
+
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+ACTIVE = "active"
+
+_SYNC_NAMESPACE = uuid.UUID("0b5c1d7e-2f33-4c0a-9d7e-5c1f0e8a6b42")
+
+
+def sync_id_for_run(run_id: str) -> uuid.UUID:
+    """One sync per Dagster run: a retried step re-lands the same sync instead of adding one."""
+    return uuid.uuid5(_SYNC_NAMESPACE, run_id)
+
+
+@dataclass(frozen=True)
+class RegisteredMeter:
+    """A meter as the registry lists it, with what the sync needs."""
+
+    id: uuid.UUID
+    serial: str
+    host: str
+    port: int
+    mode: str
+    hardware: str | None = None
+
+    @property
+    def endpoint(self) -> MeterEndpoint:
+        return MeterEndpoint(host=self.host, port=self.port, serial=self.serial)
+
+    @property
+    def polled(self) -> bool:
+        """Only active meters are contacted; passive ones are digital twins."""
+        return self.mode == ACTIVE
+
+    @property
+    def twin_element(self) -> bool:
+        return self.hardware in TWIN_ELEMENT_MODELS
+
+
+def outcome_of(state: MeterState) -> str:
+    return OK if state.ok else FAILED
+
+
+def main_error(state: MeterState) -> tuple[str | None, str | None]:
+    """The error that explains a failed read: the first one that is not a consequence."""
+    errors = list(state.errors.values())
+    if not errors:
+        return None, None
+    cause = next((e for e in errors if not isinstance(e, MeterUnreachableError)), errors[0])
+    return cause.kind, str(cause)
+
+
+def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) -> tuple[Any, ...]:
+    """One meter_sync_snapshots row, in the table's column order."""
+    error_class, error_message = main_error(state)
+    a, b = state.element_a, state.element_b
+    values: dict[str, Any] = {
+        "sync_id": sync_id,
+        "meter_id": meter.id,
+        "serial": meter.serial,
+        "polled_at": state.polled_at,
+        "finished_at": state.finished_at,
+        "outcome": outcome_of(state),
+        "error_class": error_class,
+        "error_message": error_message,
+        "object_errors": (
+            {name: {"kind": e.kind, "message": str(e)} for name, e in state.errors.items()} or None
+        ),
+        "balance": state.prepay_balance,
+        "emergency_credit": state.emergency_credit,
+        "clock_time_diff_seconds": state.clock_time_diff_seconds,
+        "meter_clock": state.clock,
+        "csq": state.csq,
+        "csq_operator": state.csq_operator,
+        "voltage": state.voltage,
+        "import_a": a and a.active_import_wh,
+        "export_a": a and a.active_export_wh,
+        "reactive_import_a": a and a.reactive_import_varh,
+        "reactive_export_a": a and a.reactive_export_varh,
+        "import_b": b and b.active_import_wh,
+        "export_b": b and b.active_export_wh,
+        "reactive_import_b": b and b.reactive_import_varh,
+        "reactive_export_b": b and b.reactive_export_varh,
+        "firmware": state.firmware,
+        "hardware": state.hardware,
+        "prepay_enabled": state.prepay_enabled,
+        "dst_enabled": state.dst_enabled,
+        "tariffs_active": state.tariffs_active and state.tariffs_active.to_json(),
+        "tariffs_future": state.tariffs_future and state.tariffs_future.to_json(),
+    }
+    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+
+
+def skipped_row(sync_id: uuid.UUID, meter: RegisteredMeter, at: datetime) -> tuple[Any, ...]:
+    """A meter the sync does not contact (passive): recorded, with no values."""
+    values: dict[str, Any] = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
+    values.update(
+        sync_id=sync_id,
+        meter_id=meter.id,
+        serial=meter.serial,
+        polled_at=at,
+        finished_at=at,
+        outcome=SKIPPED,
+        error_message=f"not polled: mode is {meter.mode}",
+    )
+    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+
+
+@dataclass
+class SyncSummary:
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+    #: error class -> serials of the meters that failed with it
+    errors_by_class: dict[str, list[str]] = field(default_factory=dict)
+    #: (serial, seconds) of the slowest meters, slowest first
+    slowest: list[tuple[str, float]] = field(default_factory=list)
+
+    @property
+    def polled(self) -> int:
+        return self.ok + self.failed
+
+
+def summarize(
+    states: Iterable[MeterState],
+    skipped: int,
+    started: datetime,
+    finished: datetime,
+    slowest: int = 5,
+) -> SyncSummary:
+    summary = SyncSummary(skipped=skipped, duration_seconds=(finished - started).total_seconds())
+    by_class: dict[str, list[str]] = defaultdict(list)
+    timings: list[tuple[str, float]] = []
+    for state in states:
+        serial = state.meter.serial or state.meter.label
+        if state.ok:
+            summary.ok += 1
+        else:
+            summary.failed += 1
+            error_class, _ = main_error(state)
+            by_class[error_class or "unknown"].append(serial)
+        if state.finished_at is not None:
+            timings.append((serial, (state.finished_at - state.polled_at).total_seconds()))
+    summary.errors_by_class = {
+        name: sorted(serials)
+        for name, serials in sorted(by_class.items(), key=lambda i: -len(i[1]))
+    }
+    summary.slowest = sorted(timings, key=lambda item: -item[1])[:slowest]
+    return summary
+
+
+def errors_markdown(summary: SyncSummary, max_serials: int = 20) -> str:
+    if not summary.errors_by_class:
+        return "No meter failed."
+    lines = ["| error | meters | serials |", "|---|---|---|"]
+    for name, serials in summary.errors_by_class.items():
+        shown = ", ".join(serials[:max_serials])
+        more = f" and {len(serials) - max_serials} more" if len(serials) > max_serials else ""
+        lines.append(f"| {name} | {len(serials)} | {shown}{more} |")
+    return "\n".join(lines)
+
+
+def slowest_markdown(summary: SyncSummary) -> str:
+    if not summary.slowest:
+        return "No meter was polled."
+    lines = ["| serial | seconds |", "|---|---|"]
+    lines += [f"| {serial} | {seconds:.1f} |" for serial, seconds in summary.slowest]
+    return "\n".join(lines)
