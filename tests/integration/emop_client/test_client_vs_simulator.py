@@ -106,7 +106,9 @@ def assert_cause(state: MeterState, fault: str) -> None:
 
 @pytest.fixture(scope="module")
 def faulty_fleet_states():
-    config = FleetConfig(meters=9, seed=11, faults=FAULTS, freeze_model=True, slow_seconds=3.0)
+    config = FleetConfig(
+        port=0, meters=9, seed=11, faults=FAULTS, freeze_model=True, slow_seconds=3.0
+    )
 
     async def run():
         async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
@@ -136,7 +138,9 @@ def test_each_fault_is_reported_with_its_cause(faulty_fleet_states, fault: str) 
 
 
 def test_slow_meter_is_read_when_the_timeout_allows() -> None:
-    config = FleetConfig(meters=1, seed=3, faults={0: "slow"}, slow_seconds=0.2, freeze_model=True)
+    config = FleetConfig(
+        port=0, meters=1, seed=3, faults={0: "slow"}, slow_seconds=0.2, freeze_model=True
+    )
 
     async def run():
         async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
@@ -149,7 +153,7 @@ def test_slow_meter_is_read_when_the_timeout_allows() -> None:
 
 
 def test_spacing_rule_satisfies_a_meter_that_refuses_early_requests() -> None:
-    config = FleetConfig(meters=1, seed=5, faults={0: "too_soon"}, too_soon_gap_seconds=0.5)
+    config = FleetConfig(port=0, meters=1, seed=5, faults={0: "too_soon"}, too_soon_gap_seconds=0.5)
     spaced = ClientSettings(timeout_seconds=1.0, attempts=1, min_gap_seconds=0.6)
 
     async def run():
@@ -165,7 +169,7 @@ def test_spacing_rule_satisfies_a_meter_that_refuses_early_requests() -> None:
 
 
 def test_writes_are_acknowledged_and_take_effect() -> None:
-    config = FleetConfig(meters=1, seed=9, freeze_model=True)
+    config = FleetConfig(port=0, meters=1, seed=9, freeze_model=True)
 
     async def run():
         async with SimulatedFleet(config) as fleet, EmopClient(FAST) as client:
@@ -190,7 +194,7 @@ def test_writes_are_acknowledged_and_take_effect() -> None:
 
 def test_a_thousand_meter_fleet_with_faults_is_read_concurrently_and_correctly() -> None:
     config = FleetConfig(
-        meters=1000, seed=2026, faulty_fraction=0.05, freeze_model=True, slow_seconds=3.0
+        port=0, meters=1000, seed=2026, faulty_fraction=0.05, freeze_model=True, slow_seconds=3.0
     )
 
     async def run():

@@ -1,0 +1,211 @@
+"""The fleet sync and the daily logs against simulated meters and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import materialize
+
+from dagster_project.defs.logs import meter_event_log, profile_log_1
+from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.resources import EmopSettings, WarehouseResource
+from dagster_project.defs.sync import meter_sync
+from dagster_project.emop.simulator import FleetConfig
+from tests.fleet_thread import FleetThread
+
+FAULTS = {1: "offline", 2: "nak", 3: "silent"}
+PASSIVE = 5
+QUICK_EMOP = EmopSettings(
+    timeout_seconds=1.0,
+    attempts=2,
+    backoff_base_seconds=0.05,
+    backoff_max_seconds=0.1,
+    min_gap_seconds=0.0,
+)
+RESOURCES = {"warehouse": WarehouseResource(), "emop": QUICK_EMOP}
+
+
+@pytest.fixture(scope="module")
+def fleet_thread():
+    # Port 0: the OS picks free ports, so parallel test runs never collide on 8080.
+    config = FleetConfig(
+        meters=10, seed=404, faults=FAULTS, freeze_model=True, history_days=2, port=0
+    )
+    thread = FleetThread(config)
+    with thread:
+        yield thread
+
+
+@pytest.fixture(scope="module")
+def registry_csv(fleet_thread, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("fleet") / "registry.csv"
+    fleet_thread.fleet.write_registry_csv(path)
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[PASSIVE]["mode"] = "passive"  # a digital twin: must never be contacted
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def registry_config(path: Path) -> dict:
+    return {"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(path)}}}}
+
+
+@pytest.fixture(scope="module")
+def synced(registry_csv) -> str:
+    result = materialize(
+        [meter_registry_raw, meter_sync],
+        resources=RESOURCES,
+        run_config=registry_config(registry_csv),
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("flows_raw__meter_sync_snapshots")
+    return materialization.metadata
+
+
+def snapshots(db: psycopg.Connection, sync_id: str) -> dict[str, dict]:
+    cursor = db.execute(
+        "select * from flows_raw.meter_sync_snapshots where sync_id = %s", (sync_id,)
+    )
+    names = [column.name for column in cursor.description]
+    return {row[names.index("serial")]: dict(zip(names, row, strict=True)) for row in cursor}
+
+
+def test_sync_lands_one_row_per_registry_meter_with_the_right_outcome(synced, fleet_thread, db):
+    rows = snapshots(db, synced["sync_id"].value)
+    meters = fleet_thread.fleet.meters
+    assert set(rows) == {meter.serial for meter in meters}
+
+    for meter in meters:
+        row = rows[meter.serial]
+        if meter.index == PASSIVE:
+            assert row["outcome"] == "skipped"
+            assert row["balance"] is None and row["csq"] is None
+        elif meter.fault is None:
+            truth = meter.ground_truth()
+            assert row["outcome"] == "ok" and row["error_class"] is None
+            assert row["balance"] == truth.prepay_balance
+            assert row["emergency_credit"] == truth.tariffs_active.prepayment_emergency_credit
+            assert row["csq"] == truth.csq and row["voltage"] == truth.voltage
+            assert row["import_a"] == truth.element_a.active_import_wh
+            assert row["import_b"] == truth.element_b.active_import_wh
+            assert row["hardware"] == truth.hardware and row["firmware"] == truth.firmware
+            assert row["dst_enabled"] is truth.dst_enabled
+            assert abs(row["clock_time_diff_seconds"] - truth.clock_time_diff_seconds) <= 1
+            assert row["tariffs_active"] == truth.tariffs_active.to_json()
+            assert row["tariffs_future"] == truth.tariffs_future.to_json()
+            assert Decimal(str(row["tariffs_active"]["standing_charge"])) == (
+                truth.tariffs_active.standing_charge
+            )
+
+    assert rows[meters[1].serial]["error_class"] == "ConnectionRefusedByMeter"
+    assert rows[meters[3].serial]["error_class"] == "MeterTimeoutError"
+    nak = rows[meters[2].serial]
+    assert nak["outcome"] == "failed" and nak["error_class"] == "NakError"
+    assert nak["balance"] == meters[2].ground_truth().prepay_balance  # the rest still landed
+    assert nak["voltage"] is None
+    assert set(nak["object_errors"]) == {"instantaneous_voltage"}
+    for index in (1, 3):
+        assert meters[index].serial in rows[meters[index].serial]["error_message"]
+
+
+def test_sync_metadata_reads_at_a_glance(synced, fleet_thread) -> None:
+    assert synced["meters_ok"].value == 6
+    assert synced["meters_failed"].value == 3
+    assert synced["meters_skipped"].value == 1
+    errors = synced["errors"].value
+    for index, kind in ((1, "ConnectionRefusedByMeter"), (3, "MeterTimeoutError"), (2, "NakError")):
+        assert kind in errors and fleet_thread.fleet.meters[index].serial in errors
+    assert "| serial | seconds |" in synced["slowest_meters"].value
+
+
+def test_sync_header_counts_match_the_rows(synced, db) -> None:
+    header = db.execute(
+        "select meters_ok, meters_failed, meters_skipped from flows_raw.meter_syncs "
+        "where sync_id = %s",
+        (synced["sync_id"].value,),
+    ).fetchone()
+    assert header == (6, 3, 1)
+
+
+def partition_window(days_ago: int) -> tuple[str, datetime, datetime]:
+    day = datetime.now(UTC).date() - timedelta(days=days_ago)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return day.isoformat(), start, start + timedelta(days=1)
+
+
+def profile_rows(db: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:
+    return db.execute(
+        "select serial, record_timestamp, status, import_a_wh, import_b_wh "
+        "from flows_raw.profile_log_1 where record_timestamp >= %s and record_timestamp < %s "
+        "order by serial, record_timestamp",
+        (start, end),
+    ).fetchall()
+
+
+def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
+    synced, fleet_thread, db
+) -> None:
+    key, start, end = partition_window(days_ago=1)
+    for _ in range(2):
+        result = materialize([profile_log_1], resources=RESOURCES, partition_key=key)
+        assert result.success
+    rows = profile_rows(db, start, end)
+    meters = fleet_thread.fleet.meters
+    readable = {m.serial for m in meters if m.fault in (None, "nak") and m.index != PASSIVE}
+    assert {row[0] for row in rows} == readable
+    per_meter = {serial: [r for r in rows if r[0] == serial] for serial in readable}
+    for serial, records in per_meter.items():
+        assert len(records) == 48, serial  # a whole UTC day of half-hours, no duplicates
+        imports = [r[3] for r in records]
+        assert imports == sorted(imports)
+
+    # The meter goes offline; a re-run keeps what was landed for it rather than dropping it.
+    fleet_thread.call(fleet_thread.fleet.set_fault(0, "offline"))
+    try:
+        result = materialize([profile_log_1], resources=RESOURCES, partition_key=key)
+    finally:
+        fleet_thread.call(fleet_thread.fleet.set_fault(0, None))
+    assert result.success
+    assert profile_rows(db, start, end) == rows
+    (materialization,) = result.asset_materializations_for_node("flows_raw__profile_log_1")
+    assert materialization.metadata["meters_failed"].value == 3  # offline, silent, meter 0
+
+
+def test_event_log_partition_is_idempotent(synced, fleet_thread, db) -> None:
+    key, start, end = partition_window(days_ago=1)
+    counts = []
+    for _ in range(2):
+        assert materialize([meter_event_log], resources=RESOURCES, partition_key=key).success
+        counts.append(
+            db.execute(
+                "select count(*), count(distinct (meter_id, event_timestamp, event_id, event_set)) "
+                "from flows_raw.meter_event_log "
+                "where event_timestamp >= %s and event_timestamp < %s",
+                (start, end),
+            ).fetchone()
+        )
+    assert counts[0] == counts[1]
+    assert counts[0][0] == counts[0][1] > 0
+
+
+def test_a_database_that_cannot_be_written_fails_the_run_and_says_so(registry_csv) -> None:
+    dead = WarehouseResource(database_url="postgresql://flows@127.0.0.1:9/flows?connect_timeout=2")
+    result = materialize(
+        [meter_sync],
+        resources={"warehouse": dead, "emop": QUICK_EMOP},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "could not read the registry from the database" in message
+    assert "127.0.0.1:9" in message
