@@ -80,4 +80,8 @@ def _server() -> PostgresServer:
     # may already own (then every start fails with a permission error). The lock only has to
     # serialise starts of this data folder, so it lives beside it.
     PostgresServer._lock = fasteners.InterProcessLock(pgdata.parent / "pgserver.lock")
+    if not status().running:
+        # The wheel caches one handle per data folder and hands it back without checking that
+        # its server still runs; after a stop, start afresh.
+        PostgresServer._instances.pop(pgdata.resolve(), None)
     return get_server(pgdata, cleanup_mode=None, postgres_version=POSTGRES_MAJOR_VERSION)
