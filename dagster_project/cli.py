@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from dagster_project.cli_emop import emop, simulate
-from dagster_project.paths import PROJECT_ROOT, state_dir
+from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection, embedded
 
 UI_HOST = "127.0.0.1"
 DEFAULT_UI_PORT = 3000
-# Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
-CONSOLE_INFO_LOGGING = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @click.group()
@@ -80,89 +77,47 @@ def _external_database_note() -> bool:
 
 
 @main.command("run")
-def run() -> None:
+@click.option(
+    "--simulate/--no-simulate",
+    default=None,
+    help="Poll a simulated fleet (default: when neither FLOWS_DATABASE_URL nor "
+    "FLOWS_REGISTRY_CSV is set).",
+)
+@click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
+@click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
+@click.option(
+    "--faulty-fraction", default=0.05, show_default=True, help="Share of faulty simulated meters."
+)
+def run(simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -> None:
     """Run the whole pipeline once and print a summary."""
-    from dagster import DagsterInstance
+    from dagster_project import pipeline_run
 
-    from dagster_project.definitions import defs
-
-    started_embedded = connection.configured_url() is None and not embedded.status().running
-    target = connection.resolve_database()
-    ensure_dagster_home()
-    try:
-        with DagsterInstance.get() as instance:
-            result = defs.resolve_job_def("flows_pipeline").execute_in_process(
-                instance=instance, run_config=CONSOLE_INFO_LOGGING
-            )
-        summary = read_run_summary(target.url) if result.success else None
-    finally:
-        if started_embedded:
-            embedded.stop()
-
-    if not result.success:
-        click.echo(f"pipeline run {result.run_id} FAILED; see the log above", err=True)
-        sys.exit(1)
-    assert summary is not None
-    where = "embedded PostgreSQL under .flows/" if target.embedded else "FLOWS_DATABASE_URL"
-    click.echo(
-        "\n".join(
-            (
-                "",
-                f"flows pipeline run {result.run_id}: success",
-                f"  registry rows loaded:   {summary.registry_rows}",
-                f"  registry rows rejected: {summary.rejected_rows}"
-                + ("  (see flows_raw.meter_registry_rejects)" if summary.rejected_rows else ""),
-                f"  flows.meter_registry:   {summary.mart_rows} meters",
-                f"  database: {target.display_url} ({where})",
-                '  query it:  psql "$(.venv/bin/flows db url)"',
-                f"  UI:        make dev, then open http://{UI_HOST}:{DEFAULT_UI_PORT}",
-            )
-        )
+    options = pipeline_run.RunOptions(
+        simulate=pipeline_run.default_simulate() if simulate is None else simulate,
+        meters=meters,
+        seed=seed,
+        faulty_fraction=faulty_fraction,
     )
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    registry_rows: int
-    rejected_rows: int
-    mart_rows: int
-
-
-def read_run_summary(url: str) -> RunSummary:
-    with connection.connect(url) as conn:
-        row = conn.execute(
-            """
-            select
-                (select count(*) from flows_raw.meter_registry),
-                (select count(distinct row_number) from flows_raw.meter_registry_rejects),
-                (select count(*) from flows.meter_registry)
-            """
-        ).fetchone()
-    assert row is not None
-    return RunSummary(*row)
+    try:
+        report = pipeline_run.run_pipeline(options)
+    except pipeline_run.PipelineFailed as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    click.echo(pipeline_run.report_text(report, f"http://{UI_HOST}:{DEFAULT_UI_PORT}"))
 
 
 @main.command("dev")
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, help="UI port.")
 def dev(port: int) -> None:
     """Serve the Dagster UI and daemon on 127.0.0.1 through workspace.yaml."""
+    from dagster_project.pipeline_run import ensure_dagster_home
+
     ensure_dagster_home()
     dagster = Path(sys.executable).with_name("dagster")
     args = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
     args += ["-h", UI_HOST, "-p", str(port)]
     os.chdir(PROJECT_ROOT)
     os.execv(args[0], args)
-
-
-def ensure_dagster_home() -> Path:
-    """Keep Dagster's run history under .flows/dagster unless DAGSTER_HOME says otherwise."""
-    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster")
-    home.mkdir(parents=True, exist_ok=True)
-    instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
 
 
 main.add_command(emop)

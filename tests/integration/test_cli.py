@@ -13,8 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dagster_project.paths import DEMO_REGISTRY_CSV, PROJECT_ROOT, state_dir
-from dagster_project.registry import parse_registry_csv
+from dagster_project.paths import PROJECT_ROOT, state_dir
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 
@@ -35,10 +34,11 @@ def isolated_state(tmp_path: Path) -> Path:
 
 
 def registry_snapshot(db: psycopg.Connection) -> list[tuple]:
-    """Every column but the load time, which a re-run moves on."""
+    """Every column but the load time, which a re-run moves on, and the port, which the
+    simulated fleet takes afresh from the OS on each run."""
     return db.execute(
         """
-        select id, serial, name, ip_address, port, hardware, mode, esco, single_meter_app,
+        select id, serial, name, ip_address, hardware, mode, esco, single_meter_app,
                daylight_savings_correction_enabled, prepay_enabled
         from flows.meter_registry order by id
         """
@@ -54,22 +54,36 @@ def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(
         "FLOWS_STATE_DIR": str(isolated_state),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
     }
-    first = flows("run", env=env)
-    after_first = registry_snapshot(db)
-    second = flows("run", env=env)
+    command = ("run", "--simulate", "--meters", "12", "--seed", "8", "--faulty-fraction", "0")
+    first = flows(*command, env=env)
+    after_first = registry_snapshot(db), yesterdays_profile(db)
+    second = flows(*command, env=env)
 
-    with DEMO_REGISTRY_CSV.open(newline="") as registry_file:
-        demo_meters = len(parse_registry_csv(registry_file).meters)
-    assert len(after_first) == demo_meters
-    assert registry_snapshot(db) == after_first
-    assert db.execute("select count(*) from flows_raw.meter_registry").fetchone() == (demo_meters,)
+    assert len(after_first[0]) == 12
+    assert (registry_snapshot(db), yesterdays_profile(db)) == after_first
+    assert len(after_first[1]) == 12 * 48  # a whole UTC day for every meter, once
+    syncs = db.execute(
+        "select meters_ok + meters_failed + meters_skipped from flows_raw.meter_syncs"
+    )
+    assert [row[0] for row in syncs] == [12, 12]  # one new sync per run, each complete
     for output in (first.stdout, second.stdout):
-        assert f"registry rows loaded:   {demo_meters}" in output
-        assert "registry rows rejected: 0" in output
-        assert "FLOWS_DATABASE_URL" in output
+        assert "registry rows:   12 loaded, 0 rejected" in output
+        assert "latest sync:     12 ok, 0 failed, 0 skipped" in output
+        assert "(FLOWS_DATABASE_URL)" in output
     # The run history went to DAGSTER_HOME, and no embedded server was started.
     assert (tmp_path / "dagster_home" / "history").exists()
     assert not (isolated_state / "pgdata").exists()
+
+
+def yesterdays_profile(db: psycopg.Connection) -> list[tuple]:
+    return db.execute(
+        """
+        select meter_id, record_timestamp, import_a_wh, import_b_wh from flows_raw.profile_log_1
+        where record_timestamp >= date_trunc('day', now() at time zone 'UTC') - interval '1 day'
+          and record_timestamp < date_trunc('day', now() at time zone 'UTC')
+        order by 1, 2
+        """
+    ).fetchall()
 
 
 def test_db_commands_report_an_external_database_without_starting_one(

@@ -1,0 +1,223 @@
+"""One whole pipeline run, as `flows run` (and so `make run`) does it.
+
+Without a database URL it runs on the embedded PostgreSQL and against a simulated fleet served
+from a background thread; it loads the registry, syncs every meter, downloads yesterday's and
+today's logs, builds the dbt models with their checks, and stops whatever it started.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dagster import DagsterInstance
+
+from dagster_project.defs.registry import REGISTRY_CSV_ENV
+from dagster_project.paths import state_dir
+from dagster_project.warehouse import connection, embedded
+from dagster_project.warehouse.connection import DatabaseTarget
+
+# Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
+CONSOLE_INFO_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+# The simulator needs no 2-second spacing and its faulty meters should not hold the demo up.
+SIMULATED_FLEET_EMOP = {
+    "min_gap_seconds": 0.2,
+    "timeout_seconds": 3.0,
+    "attempts": 2,
+    "backoff_base_seconds": 0.2,
+}
+LOW_BALANCE_GBP = 15
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    simulate: bool
+    meters: int = 100
+    seed: int = 1
+    faulty_fraction: float = 0.05
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_ids: list[str]
+    target: DatabaseTarget
+    registry_rows: int
+    rejected_rows: int
+    meters_ok: int
+    meters_failed: int
+    meters_skipped: int
+    low_balance: int
+    offline: int
+    profile_records: int
+    events: int
+    registry_source: str
+
+
+def default_simulate() -> bool:
+    """A simulated fleet unless the user points at real meters or a real database."""
+    return connection.configured_url() is None and not os.environ.get(REGISTRY_CSV_ENV)
+
+
+def ensure_dagster_home() -> Path:
+    """Keep Dagster's run history under .flows/dagster unless DAGSTER_HOME says otherwise."""
+    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster")
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def log_partitions(now: datetime) -> list[str]:
+    """Yesterday's and today's UTC days."""
+    today = now.astimezone(UTC).date()
+    return [(today - timedelta(days=1)).isoformat(), today.isoformat()]
+
+
+class PipelineFailed(Exception):
+    def __init__(self, run_id: str, job: str) -> None:
+        super().__init__(f"{job} run {run_id} failed; see the log above")
+        self.run_id = run_id
+
+
+def run_pipeline(options: RunOptions) -> RunReport:
+    from dagster_project.definitions import defs
+
+    started_embedded = connection.configured_url() is None and not embedded.status().running
+    target = connection.resolve_database()
+    ensure_dagster_home()
+    run_ids: list[str] = []
+    try:
+        with _registry_source(options) as (registry_source, emop_config):
+            run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
+            if emop_config:
+                run_config["resources"] = {"emop": {"config": emop_config}}
+            with DagsterInstance.get() as instance:
+                jobs = [("flows_pipeline", None)] + [
+                    ("daily_logs", key) for key in log_partitions(datetime.now(UTC))
+                ]
+                for job_name, partition in jobs:
+                    result = defs.resolve_job_def(job_name).execute_in_process(
+                        instance=instance,
+                        run_config=run_config,
+                        partition_key=partition,
+                        raise_on_error=False,
+                    )
+                    run_ids.append(result.run_id)
+                    if not result.success:
+                        raise PipelineFailed(result.run_id, job_name)
+        return read_report(target, run_ids, registry_source)
+    finally:
+        if started_embedded:
+            embedded.stop()
+
+
+@contextmanager
+def _registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The registry the run loads, and EMOP settings that suit the meters behind it."""
+    if not options.simulate:
+        from dagster_project.defs.registry import default_registry_csv
+
+        yield default_registry_csv(), {}
+        return
+
+    from dagster_project.emop.simulator import FleetConfig, run_simulator
+
+    registry = state_dir() / "simulated_fleet_registry.csv"
+    config = FleetConfig(
+        meters=options.meters,
+        seed=options.seed,
+        faulty_fraction=options.faulty_fraction,
+        port=0,  # any free ports: a simulator started by hand may hold 8080
+    )
+    ready, stop = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=run_simulator,
+        args=(config, registry),
+        kwargs={"ready": lambda _: ready.set(), "stop": stop, "echo": print},
+        name="simulated-fleet",
+        daemon=True,
+    )
+    thread.start()
+    previous = os.environ.get(REGISTRY_CSV_ENV)
+    try:
+        if not ready.wait(120):
+            raise RuntimeError("the simulated fleet did not start within 120 s")
+        os.environ[REGISTRY_CSV_ENV] = str(registry)
+        yield (
+            f"simulated fleet of {options.meters} meters (seed {options.seed})",
+            dict(SIMULATED_FLEET_EMOP),
+        )
+    finally:
+        stop.set()
+        thread.join(30)
+        if previous is None:
+            os.environ.pop(REGISTRY_CSV_ENV, None)
+        else:
+            os.environ[REGISTRY_CSV_ENV] = previous
+
+
+def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str) -> RunReport:
+    with connection.connect(target.url) as conn:
+        row = conn.execute(
+            """
+            with latest_sync as (
+                select sync_id, meters_ok, meters_failed, meters_skipped
+                from flows_raw.meter_syncs order by finished_at desc limit 1
+            )
+            select
+                (select count(*) from flows_raw.meter_registry),
+                (select count(distinct row_number) from flows_raw.meter_registry_rejects),
+                coalesce((select meters_ok from latest_sync), 0),
+                coalesce((select meters_failed from latest_sync), 0),
+                coalesce((select meters_skipped from latest_sync), 0),
+                (select count(*) from flows_raw.meter_sync_snapshots
+                 where sync_id = (select sync_id from latest_sync)
+                   and prepay_enabled and balance < %s),
+                (select count(*) from flows_raw.meter_sync_snapshots
+                 where sync_id = (select sync_id from latest_sync)
+                   and outcome = 'failed' and balance is null),
+                (select count(*) from flows_raw.profile_log_1
+                 where record_timestamp >= current_date - 1),
+                (select count(*) from flows_raw.meter_event_log
+                 where event_timestamp >= current_date - 1)
+            """,
+            (LOW_BALANCE_GBP,),
+        ).fetchone()
+    assert row is not None
+    return RunReport(run_ids, target, *row[:9], registry_source=registry_source)  # type: ignore[misc]
+
+
+def report_text(report: RunReport, ui: str) -> str:
+    where = (
+        "embedded PostgreSQL under .flows/"
+        if report.target.embedded
+        else connection.DATABASE_URL_ENV
+    )
+    rejected = f"{report.rejected_rows}" + (
+        "  (see flows_raw.meter_registry_rejects)" if report.rejected_rows else ""
+    )
+    return "\n".join(
+        (
+            "",
+            f"flows pipeline: success ({len(report.run_ids)} runs)",
+            f"  registry:        {report.registry_source}",
+            f"  registry rows:   {report.registry_rows} loaded, {rejected} rejected",
+            f"  latest sync:     {report.meters_ok} ok, {report.meters_failed} failed, "
+            f"{report.meters_skipped} skipped",
+            f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP}",
+            f"  offline:         {report.offline} meters not answering",
+            f"  logs:            {report.profile_records} half-hourly records, "
+            f"{report.events} events (yesterday and today)",
+            f"  database:        {report.target.display_url} ({where})",
+            '  query it:        psql "$(.venv/bin/flows db url)"',
+            f"  UI:              make dev, then open {ui}",
+        )
+    )
