@@ -142,12 +142,13 @@ def partition_window(days_ago: int) -> tuple[str, datetime, datetime]:
     return day.isoformat(), start, start + timedelta(days=1)
 
 
-def profile_rows(db: psycopg.Connection, start: datetime, end: datetime) -> list[tuple]:
+def profile_rows(db: psycopg.Connection, fleet, start: datetime, end: datetime) -> list[tuple]:
+    """This fleet's rows only: other tests share the session's database."""
     return db.execute(
         "select serial, record_timestamp, status, import_a_wh, import_b_wh "
         "from flows_raw.profile_log_1 where record_timestamp >= %s and record_timestamp < %s "
-        "order by serial, record_timestamp",
-        (start, end),
+        "and serial = any(%s) order by serial, record_timestamp",
+        (start, end, [meter.serial for meter in fleet.meters]),
     ).fetchall()
 
 
@@ -158,7 +159,7 @@ def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
     for _ in range(2):
         result = materialize([profile_log_1], resources=RESOURCES, partition_key=key)
         assert result.success
-    rows = profile_rows(db, start, end)
+    rows = profile_rows(db, fleet_thread.fleet, start, end)
     meters = fleet_thread.fleet.meters
     readable = {m.serial for m in meters if m.fault in (None, "nak") and m.index != PASSIVE}
     assert {row[0] for row in rows} == readable
@@ -175,7 +176,7 @@ def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
     finally:
         fleet_thread.call(fleet_thread.fleet.set_fault(0, None))
     assert result.success
-    assert profile_rows(db, start, end) == rows
+    assert profile_rows(db, fleet_thread.fleet, start, end) == rows
     (materialization,) = result.asset_materializations_for_node("flows_raw__profile_log_1")
     assert materialization.metadata["meters_failed"].value == 3  # offline, silent, meter 0
 
@@ -189,8 +190,8 @@ def test_event_log_partition_is_idempotent(synced, fleet_thread, db) -> None:
             db.execute(
                 "select count(*), count(distinct (meter_id, event_timestamp, event_id, event_set)) "
                 "from flows_raw.meter_event_log "
-                "where event_timestamp >= %s and event_timestamp < %s",
-                (start, end),
+                "where event_timestamp >= %s and event_timestamp < %s and serial = any(%s)",
+                (start, end, [meter.serial for meter in fleet_thread.fleet.meters]),
             ).fetchone()
         )
     assert counts[0] == counts[1]

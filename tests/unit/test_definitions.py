@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
 from dagster_project.definitions import defs
+from dagster_project.defs.schedules import previous_utc_day
 
 EXPECTED_LINEAGE = {
     "flows_raw/meter_registry": [],
+    "flows_raw/meter_sync_snapshots": ["flows_raw/meter_registry"],
+    "flows_raw/profile_log_1": ["flows_raw/meter_registry"],
+    "flows_raw/meter_event_log": ["flows_raw/meter_registry"],
     "flows_staging/stg_flows_raw__meter_registry": ["flows_raw/meter_registry"],
     "flows/meter_registry": ["flows_staging/stg_flows_raw__meter_registry"],
 }
@@ -38,6 +47,9 @@ def test_groups_follow_the_layers() -> None:
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {
         "flows_raw/meter_registry": "registry",
+        "flows_raw/meter_sync_snapshots": "sync",
+        "flows_raw/profile_log_1": "logs",
+        "flows_raw/meter_event_log": "logs",
         "flows_staging/stg_flows_raw__meter_registry": "staging",
         "flows/meter_registry": "marts",
     }
@@ -45,4 +57,32 @@ def test_groups_follow_the_layers() -> None:
 
 def test_pipeline_job_is_defined() -> None:
     job = defs.resolve_job_def("flows_pipeline")
-    assert "warehouse" in job.resource_defs and "dbt" in job.resource_defs
+    assert {"warehouse", "emop", "dbt"} <= set(job.resource_defs)
+
+
+def test_schedules_run_by_default_at_their_times() -> None:
+    schedules = {s.name: defs.resolve_schedule_def(s.name) for s in defs.schedules}
+    sync = schedules["fleet_sync_every_15_minutes"]
+    logs = schedules["daily_logs_at_0130_uk"]
+    assert (sync.cron_schedule, sync.job_name) == ("*/15 * * * *", "flows_pipeline")
+    assert (logs.cron_schedule, logs.execution_timezone, logs.job_name) == (
+        "30 1 * * *",
+        "Europe/London",
+        "daily_logs",
+    )
+    assert all(s.default_status.value == "RUNNING" for s in schedules.values())
+
+
+@pytest.mark.parametrize(
+    ("scheduled", "partition"),
+    [
+        # 01:30 BST is 00:30 UTC; 01:30 GMT is 01:30 UTC: yesterday's UTC day either way.
+        (datetime(2026, 7, 1, 1, 30, tzinfo=ZoneInfo("Europe/London")), "2026-06-30"),
+        (datetime(2026, 12, 1, 1, 30, tzinfo=ZoneInfo("Europe/London")), "2026-11-30"),
+        # The DST change nights.
+        (datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/London")), "2026-03-28"),
+        (datetime(2026, 10, 25, 1, 30, tzinfo=ZoneInfo("Europe/London")), "2026-10-24"),
+    ],
+)
+def test_daily_logs_fetch_the_previous_utc_day(scheduled: datetime, partition: str) -> None:
+    assert previous_utc_day(scheduled) == partition
