@@ -11,11 +11,11 @@ the baseline. Run by hand, e.g.:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import time
 
 from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.runner import run
 from dagster_project.emop.simulator import FleetConfig, serve_fleet_processes
 from dagster_project.emop.state import MeterEndpoint
 
@@ -71,8 +71,8 @@ def main() -> None:
         timeout_seconds=30,
     )
     with serve_fleet_processes(config) as endpoints:
-        baseline, _ = asyncio.run(poll(endpoints[:1], settings))
-        elapsed, failed = asyncio.run(poll(endpoints, settings))
+        baseline, _ = run(poll(endpoints[:1], settings))
+        elapsed, failed = run(poll(endpoints, settings))
 
     meters_per_s = args.meters / elapsed
     ideal_rate = concurrency / ideal_one

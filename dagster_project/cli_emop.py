@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -14,6 +13,7 @@ from typing import Any
 import click
 
 from dagster_project.emop import objects as o
+from dagster_project.emop import runner
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint, MeterState
@@ -78,7 +78,7 @@ def emop(
             return await _COMMANDS[command](client, meter, start, end, pages)
 
     try:
-        result = asyncio.run(run())
+        result = runner.run(run())
     except EmopError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

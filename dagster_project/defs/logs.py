@@ -1,6 +1,5 @@
 """Daily-partitioned meter logs (by UTC day): half-hourly profile log 1 and the event log."""
 
-import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from dagster_project.emop import runner
 from dagster_project.emop.client import EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
@@ -64,7 +64,7 @@ def read_logs(
                 by_endpoint, lambda endpoint: read(client, by_endpoint[endpoint], window)
             )
 
-    return [(by_endpoint[endpoint], result) for endpoint, result in asyncio.run(run())]
+    return [(by_endpoint[endpoint], result) for endpoint, result in runner.run(run())]
 
 
 def _log_metadata(

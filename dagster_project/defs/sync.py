@@ -1,6 +1,5 @@
 """The fleet sync asset: poll every active meter and land one snapshot row per registry meter."""
 
-import asyncio
 from datetime import UTC, datetime
 
 import psycopg
@@ -16,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from dagster_project.emop import runner
 from dagster_project.emop.client import EmopClient
 from dagster_project.emop.state import MeterState
 from dagster_project.fleet_sync import (
@@ -78,7 +78,7 @@ def meter_sync(
     sync_id = sync_id_for_run(context.run_id)
 
     started = datetime.now(UTC)
-    states = asyncio.run(_read_fleet(emop, polled))
+    states = runner.run(_read_fleet(emop, polled))
     finished = datetime.now(UTC)
 
     rows = [snapshot_row(sync_id, by_endpoint[state.meter], state) for state in states]

@@ -288,7 +288,13 @@ class EmopClient:
             todo.put_nowait(meter)
         done: asyncio.Queue[MeterState | BaseException] = asyncio.Queue()
 
-        async def worker() -> None:
+        workers = min(self.settings.max_concurrent_meters, len(pending))
+        # Spread the workers' first requests over one request gap: started together they
+        # would hit the meters (and this loop) in one burst per gap for the whole read.
+        ramp = self.settings.min_gap_seconds / max(workers, 1)
+
+        async def worker(number: int) -> None:
+            await asyncio.sleep(number * ramp)
             while not todo.empty():
                 meter = todo.get_nowait()
                 try:
@@ -298,8 +304,7 @@ class EmopClient:
                 finally:
                     self._forget(meter)
 
-        workers = min(self.settings.max_concurrent_meters, len(pending))
-        async with _running(worker() for _ in range(workers)):
+        async with _running(worker(number) for number in range(workers)):
             for _ in pending:
                 result = await done.get()
                 if isinstance(result, BaseException):
