@@ -1,0 +1,110 @@
+"""What a sync lands and reports, without a database or a network."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from dagster_project.emop.errors import ConnectionRefusedByMeter, MeterUnreachableError, NakError
+from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.emop.tariffs import Tariff
+from dagster_project.emop.values import ElementRegisters
+from dagster_project.fleet_sync import (
+    RegisteredMeter,
+    errors_markdown,
+    skipped_row,
+    snapshot_row,
+    summarize,
+    sync_id_for_run,
+)
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
+
+T0 = datetime(2026, 10, 25, 0, 59, 50, tzinfo=UTC)
+SYNC = uuid.UUID(int=7)
+TARIFF = Tariff(*(Decimal(v) for v in ("0.51082", "0.2843", "0.15", "10", "0.25", "15")))
+
+
+def meter(number: int, mode: str = "active") -> RegisteredMeter:
+    return RegisteredMeter(
+        uuid.UUID(int=number), f"EML{number:010d}", "127.0.1.1", 8080, mode, "C1.w"
+    )
+
+
+def state(number: int, seconds: float = 1.0, **values) -> MeterState:
+    endpoint = meter(number).endpoint
+    return MeterState(
+        meter=endpoint, polled_at=T0, finished_at=T0 + timedelta(seconds=seconds), **values
+    )
+
+
+def as_dict(row: tuple) -> dict:
+    return dict(zip(METER_SYNC_SNAPSHOTS.column_names, row, strict=True))
+
+
+def test_a_full_read_is_ok_and_every_value_has_its_column() -> None:
+    full = state(
+        1,
+        serial="EML0000000001",
+        prepay_balance=Decimal("-3.25000"),
+        clock_time_diff_seconds=-90061,
+        csq=17,
+        element_a=ElementRegisters(486339, 2240, 0, 0),
+        element_b=ElementRegisters(0, 0, 0, 0),
+        tariffs_active=TARIFF,
+    )
+    row = as_dict(snapshot_row(SYNC, meter(1), full))
+    assert row["outcome"] == "ok" and row["error_class"] is None
+    assert row["balance"] == Decimal("-3.25000")
+    assert row["emergency_credit"] == Decimal("15")
+    assert row["clock_time_diff_seconds"] == -90061
+    assert (row["import_a"], row["export_a"], row["import_b"]) == (486339, 2240, 0)
+    assert row["tariffs_active"]["unit_rate_element_a"] == 0.2843
+    assert row["tariffs_future"] is None
+
+
+def test_a_failed_read_names_the_cause_not_its_consequences() -> None:
+    refused = ConnectionRefusedByMeter("connection refused", meter="EML1", object_name="serial")
+    later = MeterUnreachableError("not read", meter="EML1", object_name="csq_net_op")
+    row = as_dict(
+        snapshot_row(SYNC, meter(1), state(1, errors={"csq_net_op": later, "serial": refused}))
+    )
+    assert row["outcome"] == "failed"
+    assert row["error_class"] == "ConnectionRefusedByMeter"
+    assert "connection refused" in row["error_message"]
+    assert set(row["object_errors"]) == {"serial", "csq_net_op"}
+
+
+def test_passive_meters_are_skipped_with_no_values() -> None:
+    row = as_dict(skipped_row(SYNC, meter(2, mode="passive"), T0))
+    assert row["outcome"] == "skipped" and "passive" in row["error_message"]
+    values = {k: v for k, v in row.items() if k not in {"sync_id", "meter_id", "serial",
+              "polled_at", "finished_at", "outcome", "error_message"}}  # fmt: skip
+    assert set(values.values()) == {None}
+
+
+def test_summary_groups_errors_by_class_and_ranks_the_slowest() -> None:
+    nak = NakError(5, meter="EML3", object_name="instantaneous_voltage")
+    refused = ConnectionRefusedByMeter("refused")
+    states = [
+        state(1, seconds=50),
+        state(2, seconds=70, errors={"serial": refused}),
+        state(3, seconds=60, errors={"instantaneous_voltage": nak}),
+        state(4, seconds=55, errors={"serial": ConnectionRefusedByMeter("refused")}),
+    ]
+    for s, number in zip(states, (1, 2, 3, 4), strict=True):
+        s.meter = MeterEndpoint("127.0.1.1", 8080, f"EML{number:010d}")
+    summary = summarize(states, skipped=2, started=T0, finished=T0 + timedelta(seconds=75))
+    assert (summary.ok, summary.failed, summary.skipped) == (1, 3, 2)
+    assert summary.errors_by_class == {
+        "ConnectionRefusedByMeter": ["EML0000000002", "EML0000000004"],
+        "NakError": ["EML0000000003"],
+    }
+    assert [serial for serial, _ in summary.slowest][:2] == ["EML0000000002", "EML0000000003"]
+    assert summary.duration_seconds == 75
+    text = errors_markdown(summary)
+    assert "| ConnectionRefusedByMeter | 2 | EML0000000002, EML0000000004 |" in text
+
+
+def test_one_sync_id_per_run() -> None:
+    assert sync_id_for_run("run-a") == sync_id_for_run("run-a") != sync_id_for_run("run-b")
