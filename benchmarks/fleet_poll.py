@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from collections import Counter
 
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.runner import run
@@ -44,13 +45,18 @@ def ideal_read_seconds(rtt: float, gap: float) -> float:
     return REQUESTS_PER_READ * rtt + (REQUESTS_PER_READ - 1) * gap
 
 
-async def poll(endpoints: list[MeterEndpoint], settings: ClientSettings) -> tuple[float, int]:
+async def poll(endpoints: list[MeterEndpoint], settings: ClientSettings) -> tuple[float, Counter]:
     async with EmopClient(settings) as client:
         started = time.perf_counter()
         states = await client.read_fleet(endpoints)
         elapsed = time.perf_counter() - started
-    failed = sum(1 for state in states if not state.ok)
-    return elapsed, failed
+    failures = Counter(
+        f"{state.first_error.kind} on {name}"
+        for state in states
+        if state.first_error is not None
+        for name in [next(iter(state.errors))]
+    )
+    return elapsed, failures
 
 
 def main() -> None:
@@ -83,7 +89,11 @@ def main() -> None:
     print(f"connections            {mode}")
     print(f"one meter, ideal       {ideal_one:.2f} s")
     print(f"one meter, measured    {baseline:.2f} s  (baseline, same run)")
-    print(f"fleet wall time        {elapsed:.1f} s  ({failed} meters with errors)")
+    print(f"fleet wall time        {elapsed:.1f} s  ({sum(failed.values())} meters with errors)")
+    for cause, count in failed.most_common(5):
+        print(f"  {count:>6} x {cause}")
+    if failed:
+        print("  (meters with errors finish early: efficiency is not comparable)")
     print(f"meters/s               {meters_per_s:.1f}")
     print(f"requests/s             {meters_per_s * REQUESTS_PER_READ:.0f}")
     print(f"ideal meters/s         {ideal_rate:.1f}")

@@ -178,18 +178,13 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
                 coalesce((select meters_ok from latest_sync), 0),
                 coalesce((select meters_failed from latest_sync), 0),
                 coalesce((select meters_skipped from latest_sync), 0),
-                (select count(*) from flows_raw.meter_sync_snapshots
-                 where sync_id = (select sync_id from latest_sync)
-                   and prepay_enabled and balance < %s),
-                (select count(*) from flows_raw.meter_sync_snapshots
-                 where sync_id = (select sync_id from latest_sync)
-                   and outcome = 'failed' and balance is null),
+                (select count(*) from flows.meters_low_balance),
+                (select count(*) from flows.meters_offline_all),
                 (select count(*) from flows_raw.profile_log_1
                  where record_timestamp >= current_date - 1),
                 (select count(*) from flows_raw.meter_event_log
                  where event_timestamp >= current_date - 1)
-            """,
-            (LOW_BALANCE_GBP,),
+            """
         ).fetchone()
     assert row is not None
     return RunReport(run_ids, target, *row[:9], registry_source=registry_source)  # type: ignore[misc]
@@ -212,8 +207,10 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  registry rows:   {report.registry_rows} loaded, {rejected} rejected",
             f"  latest sync:     {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
-            f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP}",
-            f"  offline:         {report.offline} meters not answering",
+            f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "
+            "(flows.meters_low_balance)",
+            f"  offline:         {report.offline} meters with no contact for 3 hours or ever "
+            "(flows.meters_offline_all)",
             f"  logs:            {report.profile_records} half-hourly records, "
             f"{report.events} events (yesterday and today)",
             f"  database:        {report.target.display_url} ({where})",

@@ -17,6 +17,15 @@ EXPECTED_LINEAGE = {
     "flows_raw/meter_event_log": ["flows_raw/meter_registry"],
     "flows_staging/stg_flows_raw__meter_registry": ["flows_raw/meter_registry"],
     "flows/meter_registry": ["flows_staging/stg_flows_raw__meter_registry"],
+    "flows_staging/stg_flows_raw__meter_sync_snapshots": ["flows_raw/meter_sync_snapshots"],
+    "flows/meter_shadows": [
+        "flows/meter_registry",
+        "flows_staging/stg_flows_raw__meter_sync_snapshots",
+    ],
+    "flows/meter_prepay_balance": ["flows_staging/stg_flows_raw__meter_sync_snapshots"],
+    "flows/meters_low_balance": ["flows/meter_registry", "flows/meter_shadows"],
+    "flows/meters_offline_all": ["flows/meter_registry", "flows/meter_shadows"],
+    "flows/meters_offline_recently": ["flows/meters_offline_all"],
 }
 
 
@@ -52,6 +61,12 @@ def test_groups_follow_the_layers() -> None:
         "flows_raw/meter_event_log": "logs",
         "flows_staging/stg_flows_raw__meter_registry": "staging",
         "flows/meter_registry": "marts",
+        "flows_staging/stg_flows_raw__meter_sync_snapshots": "staging",
+        "flows/meter_shadows": "marts",
+        "flows/meter_prepay_balance": "marts",
+        "flows/meters_low_balance": "marts",
+        "flows/meters_offline_all": "marts",
+        "flows/meters_offline_recently": "marts",
     }
 
 

@@ -1,0 +1,31 @@
+{{ config(materialized='view') }}
+
+-- Active meters with no successful contact for at least the offline threshold; a meter never
+-- reached at all has no last_online. A view, so "now" is the time of the query.
+with
+
+contact as (
+
+    select
+        registry.id,
+        registry.serial,
+        registry.name,
+        registry.esco,
+        shadows.balance_updated_at as last_online
+    from {{ ref('meter_registry') }} as registry
+    inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
+    where registry.mode = 'active'
+
+)
+
+select
+    id,
+    serial,
+    name,
+    esco,
+    last_online,
+    floor(extract(epoch from (now() - last_online)) / 60)::integer as minutes_offline
+from contact
+where
+    last_online is null
+    or last_online < now() - make_interval(hours => {{ var('offline_after_hours', 3) }})

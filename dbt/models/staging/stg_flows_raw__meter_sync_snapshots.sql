@@ -1,0 +1,50 @@
+with
+
+source as (
+
+    select * from {{ source('flows_raw', 'meter_sync_snapshots') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        sync_id,
+        meter_id,
+        serial,
+
+        -- outcome
+        outcome,
+        error_class,
+        error_message,
+        object_errors,
+
+        -- readings
+        balance,
+        emergency_credit,
+        clock_time_diff_seconds,
+        csq,
+        csq_operator,
+        voltage,
+        import_a,
+        export_a,
+        import_b,
+        export_b,
+        firmware,
+        hardware,
+        prepay_enabled,
+        dst_enabled,
+        tariffs_active,
+        tariffs_future,
+
+        -- timestamps
+        polled_at,
+        finished_at,
+        meter_clock
+
+    from source
+
+)
+
+select * from renamed

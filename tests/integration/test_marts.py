@@ -1,0 +1,231 @@
+"""The `flows` marts over a known history: the Meter Domain page's queries, run verbatim, return
+what a hand computation over the raw rows says they should."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import materialize
+
+from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
+from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+
+# The Meter Domain page's queries, as published.
+GET_METER_STATUS = """
+SELECT 
+mr.serial,
+mr.name,
+ms.balance,
+ms.health,
+ms.csq,
+ms.updated_at
+FROM flows.meter_registry mr
+JOIN flows.meter_shadows ms ON mr.id = ms.id
+WHERE mr.serial = 'EML2137580826';
+"""
+BALANCE_HISTORY_7_DAYS = """
+SELECT timestamp, balance, emergency_credit
+FROM flows.meter_prepay_balance
+WHERE meter_id = '{{meter_id}}'
+AND timestamp > NOW() - INTERVAL '7 days'
+ORDER BY timestamp DESC;
+"""
+LOW_BALANCE_UNDER_5 = """
+SELECT * FROM flows.meters_low_balance
+WHERE balance < 5.00; -- Meters under £5
+"""
+OFFLINE_RECENTLY = """
+SELECT serial, last_online, 
+EXTRACT(EPOCH FROM (NOW() - last_online))/60 as minutes_offline
+FROM flows.meters_offline_recently
+WHERE last_online < NOW() - INTERVAL '1 hour';
+"""
+DAILY_BALANCE_SUMMARY = """
+SELECT
+DATE(timestamp) as day,
+MIN(balance) as min_balance,
+MAX(balance) as max_balance,
+AVG(balance) as avg_balance
+FROM flows.meter_prepay_balance
+WHERE meter_id = '{{meter_id}}'
+AND timestamp > NOW() - INTERVAL '30 days'
+GROUP BY DATE(timestamp)
+ORDER BY day DESC;
+"""
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def demo_meters() -> dict[str, dict[str, str]]:
+    with DEMO_REGISTRY_CSV.open(newline="") as f:
+        return {row["serial"]: row for row in csv.DictReader(f)}
+
+
+METERS = demo_meters()
+STATUS_METER = METERS["EML2137580826"]  # the page's example serial: low balance, last read failed
+RECENTLY_OFFLINE = METERS["EML2137580761"]  # last contact 5 hours ago
+LONG_OFFLINE = METERS["EML2137580917"]  # last contact 30 hours ago
+HEALTHY = METERS["EML2241000317"]
+PASSIVE = METERS["EML2137581102"]
+
+# (hours ago, balance or None for a failed read) per meter; every other active meter answers
+# every sync with £40.
+HISTORY: dict[str, list[tuple[float, Decimal | None]]] = {
+    STATUS_METER["serial"]: [
+        (50, Decimal("20.00000")),
+        (26, Decimal("20.00000")),  # unchanged: no history row
+        (2, Decimal("4.50000")),
+        (1, None),  # failed: the shadow keeps £4.50
+    ],
+    RECENTLY_OFFLINE["serial"]: [
+        (6, Decimal("12.00000")),
+        (5, Decimal("11.00000")),
+        (4, None),
+        (1, None),
+    ],
+    LONG_OFFLINE["serial"]: [(30, Decimal("3.00000")), (1, None)],
+    HEALTHY["serial"]: [(1, Decimal("30.00000"))],
+}
+SYNC_HOURS_AGO = sorted({hours for rows in HISTORY.values() for hours, _ in rows}, reverse=True)
+
+
+def snapshot(sync_id: uuid.UUID, meter: dict[str, str], hours_ago: float, balance) -> tuple:
+    values = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
+    values.update(
+        sync_id=sync_id,
+        meter_id=uuid.UUID(meter["id"]),
+        serial=meter["serial"],
+        polled_at=NOW - timedelta(hours=hours_ago),
+    )
+    if meter["mode"] == "passive":
+        values.update(outcome="skipped")
+    elif balance is None:
+        values.update(outcome="failed", error_class="MeterTimeoutError", error_message="no answer")
+    else:
+        values.update(
+            outcome="ok",
+            balance=balance,
+            emergency_credit=Decimal("15.00000"),
+            csq=17,
+            clock_time_diff_seconds=-4,
+            tariffs_active={"standing_charge": 0.51082},
+        )
+    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+
+
+@pytest.fixture(scope="module")
+def marts(database_url: str) -> None:
+    result = materialize(
+        [meter_registry_raw],
+        resources={"warehouse": WarehouseResource()},
+        run_config={
+            "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(DEMO_REGISTRY_CSV)}}}
+        },
+    )
+    assert result.success
+    with connection.connect(database_url) as conn:
+        for hours_ago in SYNC_HOURS_AGO:
+            sync_id = uuid.uuid4()
+            rows = []
+            for serial, meter in METERS.items():
+                history = dict(HISTORY.get(serial, [(hours_ago, Decimal("40.00000"))]))
+                if meter["mode"] == "passive" or hours_ago in history or serial not in HISTORY:
+                    rows.append(snapshot(sync_id, meter, hours_ago, history.get(hours_ago)))
+            at = NOW - timedelta(hours=hours_ago)
+            load_sync(conn, SyncHeader(sync_id, at, at, 0, 0, 0, None), rows)
+    env = {**os.environ, **connection.dbt_profile_env(database_url)}
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    # A full refresh: this history is older than what other tests of the session synced.
+    build = subprocess.run(
+        [dbt, "build", "--full-refresh", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", "target/test-marts"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stdout[-4000:]
+
+
+def query(db: psycopg.Connection, text: str, meter: dict[str, str] | None = None) -> list[tuple]:
+    if meter is not None:
+        text = text.replace("{{meter_id}}", meter["id"])
+    return db.execute(text).fetchall()
+
+
+@pytest.mark.usefixtures("marts")
+def test_get_meter_status_keeps_the_last_good_balance(db) -> None:
+    ((serial, name, balance, health, csq, updated_at),) = query(db, GET_METER_STATUS)
+    assert (serial, name) == (STATUS_METER["serial"], STATUS_METER["name"])
+    assert balance == Decimal("4.50000")  # the failed read an hour ago blanked nothing
+    assert health == "unhealthy" and csq == 17
+    assert updated_at == NOW - timedelta(hours=1)
+
+
+@pytest.mark.usefixtures("marts")
+def test_balance_history_holds_only_changes(db) -> None:
+    rows = query(db, BALANCE_HISTORY_7_DAYS, STATUS_METER)
+    assert rows == [
+        (NOW - timedelta(hours=2), Decimal("4.50000"), Decimal("15.00000")),
+        (NOW - timedelta(hours=50), Decimal("20.00000"), Decimal("15.00000")),
+    ]
+
+
+@pytest.mark.usefixtures("marts")
+def test_low_balance_lists_prepay_meters_under_the_amount(db) -> None:
+    rows = query(db, LOW_BALANCE_UNDER_5)
+    assert sorted((r[1], r[4]) for r in rows) == sorted(
+        [(LONG_OFFLINE["serial"], Decimal("3.00000")), (STATUS_METER["serial"], Decimal("4.50000"))]
+    )
+    under_15 = {row[0] for row in query(db, "select serial from flows.meters_low_balance")}
+    assert under_15 == {STATUS_METER["serial"], LONG_OFFLINE["serial"], RECENTLY_OFFLINE["serial"]}
+
+
+@pytest.mark.usefixtures("marts")
+def test_offline_recently_is_the_window_between_3_and_24_hours(db) -> None:
+    rows = query(db, OFFLINE_RECENTLY)
+    assert [(serial, last_online) for serial, last_online, _ in rows] == [
+        (RECENTLY_OFFLINE["serial"], NOW - timedelta(hours=5))
+    ]
+    assert 299 <= float(rows[0][2]) <= 305
+    offline_all = {row[0] for row in query(db, "select serial from flows.meters_offline_all")}
+    assert offline_all == {RECENTLY_OFFLINE["serial"], LONG_OFFLINE["serial"]}
+
+
+@pytest.mark.usefixtures("marts")
+def test_daily_balance_summary_query_runs_on_the_history(db) -> None:
+    rows = query(db, DAILY_BALANCE_SUMMARY, STATUS_METER)
+    history = [
+        (NOW - timedelta(hours=2), Decimal("4.5")),
+        (NOW - timedelta(hours=50), Decimal("20")),
+    ]
+    expected: dict = {}
+    for at, balance in history:
+        expected.setdefault(at.date(), []).append(balance)
+    # DATE() takes the session's time zone, UTC here.
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (day, min(b), max(b)) for day, b in sorted(expected.items(), reverse=True)
+    ]
+
+
+@pytest.mark.usefixtures("marts")
+def test_every_registry_meter_has_one_shadow(db) -> None:
+    shadows = dict(
+        db.execute(
+            "select r.serial, s.health from flows.meter_registry r "
+            "join flows.meter_shadows s using (id)"
+        ).fetchall()
+    )
+    assert set(shadows) == set(METERS)
+    assert shadows[PASSIVE["serial"]] is None  # never polled
+    assert shadows[HEALTHY["serial"]] == "healthy"
