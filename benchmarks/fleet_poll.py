@@ -50,12 +50,11 @@ async def poll(endpoints: list[MeterEndpoint], settings: ClientSettings) -> tupl
         started = time.perf_counter()
         states = await client.read_fleet(endpoints)
         elapsed = time.perf_counter() - started
-    failures = Counter(
-        f"{state.first_error.kind} on {name}"
-        for state in states
-        if state.first_error is not None
-        for name in [next(iter(state.errors))]
-    )
+    failures: Counter = Counter()
+    for state in states:
+        if state.first_error is not None:
+            error = state.first_error
+            failures[f"{error.kind} on {error.object_name}: {error.message}"] += 1
     return elapsed, failures
 
 
@@ -76,7 +75,10 @@ def main() -> None:
         reuse_connections=args.reuse_connections,
         timeout_seconds=30,
     )
-    with serve_fleet_processes(config) as endpoints:
+    # Each simulator process holds one listening socket per meter plus one per connection in
+    # progress, under a 20,000 file-descriptor limit: leave room for the connections.
+    processes = max(1, math.ceil((args.meters + concurrency) / 12_000))
+    with serve_fleet_processes(config, processes=processes) as endpoints:
         baseline, _ = run(poll(endpoints[:1], settings))
         elapsed, failed = run(poll(endpoints, settings))
 
