@@ -49,6 +49,13 @@ PROFILE_INTERVAL = timedelta(minutes=30)
 
 T = TypeVar("T")
 
+#: The objects read_state reads, in the order it reads them.
+STATE_OBJECTS: tuple[o.EmopObject, ...] = (
+    o.SERIAL, o.HARDWARE, o.FIRMWARE, o.CSQ, o.VOLTAGE, o.ELEMENT_A, o.ELEMENT_B,
+    o.PREPAY_BALANCE, o.PREPAY_ENABLED, o.DST_FLAG, o.CLOCK,
+    *ACTIVE_TARIFF_OBJECTS.values(), *FUTURE_TARIFF_OBJECTS.values(),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class ClientSettings:
@@ -261,7 +268,7 @@ class EmopClient:
             await self._read_tariff_into(state, meter, future=False)
             await self._read_tariff_into(state, meter, future=True)
         except _Unreachable as unreachable:
-            self._mark_rest_unreachable(state, unreachable.cause)
+            self._mark_rest_unreachable(state, unreachable)
         state.finished_at = self._now()
         return state
 
@@ -344,7 +351,7 @@ class EmopClient:
             return None
         except EmopError as error:
             state.errors[obj.name] = error
-            raise _Unreachable(error) from None
+            raise _Unreachable(obj, error) from None
 
     async def _read_clock_into(self, state: MeterState, meter: MeterEndpoint) -> None:
         sent = self._now()
@@ -374,19 +381,15 @@ class EmopClient:
         else:
             state.tariffs_active = tariff
 
-    def _mark_rest_unreachable(self, state: MeterState, cause: EmopError) -> None:
-        names = [
-            o.SERIAL, o.HARDWARE, o.FIRMWARE, o.CSQ, o.VOLTAGE, o.ELEMENT_A, o.ELEMENT_B,
-            o.PREPAY_BALANCE, o.PREPAY_ENABLED, o.DST_FLAG, o.CLOCK,
-            *ACTIVE_TARIFF_OBJECTS.values(), *FUTURE_TARIFF_OBJECTS.values(),
-        ]  # fmt: skip
-        for obj in names:
-            if obj.name not in state.errors and not _was_read(state, obj):
-                state.errors[obj.name] = MeterUnreachableError(
-                    f"not read: the meter already failed with {cause.kind}",
-                    meter=state.meter.label,
-                    object_name=obj.name,
-                )
+    def _mark_rest_unreachable(self, state: MeterState, failed: _Unreachable) -> None:
+        """Every object after the one that could not be reached was not tried: say so."""
+        position = STATE_OBJECTS.index(failed.obj)
+        for obj in STATE_OBJECTS[position + 1 :]:
+            state.errors[obj.name] = MeterUnreachableError(
+                f"not read: the meter already failed with {failed.cause.kind}",
+                meter=state.meter.label,
+                object_name=obj.name,
+            )
 
     async def _default_exchange(
         self, meter: MeterEndpoint, obj: o.EmopObject, request: data.DefaultRecord
@@ -475,28 +478,14 @@ class EmopClient:
 
 
 class _Unreachable(Exception):
-    def __init__(self, cause: EmopError) -> None:
+    def __init__(self, obj: o.EmopObject, cause: EmopError) -> None:
+        self.obj = obj
         self.cause = cause
 
 
 def _set_csq(state: MeterState, value: Any) -> None:
     if value is not None:
         state.csq, state.csq_operator = value.csq, value.operator
-
-
-def _was_read(state: MeterState, obj: o.EmopObject) -> bool:
-    simple = {
-        o.SERIAL.name: state.serial, o.HARDWARE.name: state.hardware,
-        o.FIRMWARE.name: state.firmware, o.CSQ.name: state.csq, o.VOLTAGE.name: state.voltage,
-        o.ELEMENT_A.name: state.element_a, o.ELEMENT_B.name: state.element_b,
-        o.PREPAY_BALANCE.name: state.prepay_balance, o.PREPAY_ENABLED.name: state.prepay_enabled,
-        o.DST_FLAG.name: state.dst_enabled, o.CLOCK.name: state.clock,
-    }  # fmt: skip
-    if obj.name in simple:
-        return simple[obj.name] is not None
-    if obj in ACTIVE_TARIFF_OBJECTS.values():
-        return state.tariffs_active is not None
-    return state.tariffs_future is not None
 
 
 async def _wait_gap(channel: _Channel, gap: float) -> None:
