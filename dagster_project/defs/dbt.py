@@ -26,10 +26,15 @@ class FlowsDbtTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
+# dbt's unit tests check the SQL against fixtures: they belong to development and CI
+# (tests/integration/test_marts.py), not to every production build.
+PRODUCTION_DBT_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
+
+
 @dbt_assets(manifest=flows_dbt_project.manifest_path, dagster_dbt_translator=FlowsDbtTranslator())
 def flows_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     # dbt reads its connection from the environment (dbt/profiles.yml).
     os.environ.update(warehouse.dbt_profile_env())
-    yield from dbt.cli(["build"], context=context).stream()
+    yield from dbt.cli(["build", *PRODUCTION_DBT_BUILD_EXCLUDES], context=context).stream()

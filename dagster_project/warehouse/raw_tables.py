@@ -205,6 +205,9 @@ _INDEXES = (
     # The marts ask for each meter's latest snapshots; the sync id alone is the load window.
     "create index if not exists meter_sync_snapshots_meter_polled "
     "on flows_raw.meter_sync_snapshots (meter_id, polled_at desc)",
+    # dbt's incremental history models read the snapshots polled since their last run.
+    "create index if not exists meter_sync_snapshots_polled "
+    "on flows_raw.meter_sync_snapshots (polled_at)",
     "create index if not exists meter_syncs_finished on flows_raw.meter_syncs (finished_at desc)",
     "create index if not exists profile_log_1_timestamp_brin "
     "on flows_raw.profile_log_1 using brin (record_timestamp)",

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from dagster import materialize
 
+from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
@@ -146,15 +147,28 @@ def marts(database_url: str) -> None:
                     rows.append(snapshot(sync_id, meter, hours_ago, history.get(hours_ago)))
             at = NOW - timedelta(hours=hours_ago)
             load_sync(conn, SyncHeader(sync_id, at, at, 0, 0, 0, None), rows)
+    # A full refresh: this history is older than what other tests of the session synced.
+    build = run_dbt(database_url, "build", "--full-refresh", *PRODUCTION_DBT_BUILD_EXCLUDES)
+    assert build.returncode == 0, build.stdout[-4000:]
+
+
+def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **connection.dbt_profile_env(database_url)}
     dbt = str(Path(sys.executable).with_name("dbt"))
-    # A full refresh: this history is older than what other tests of the session synced.
-    build = subprocess.run(
-        [dbt, "build", "--full-refresh", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", "target/test-marts"],
+    return subprocess.run(
+        [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", "target/test-marts"],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert build.returncode == 0, build.stdout[-4000:]
+
+
+@pytest.mark.usefixtures("marts")
+def test_dbt_unit_tests_pass(database_url: str) -> None:
+    # Unit tests of incremental models need the model built first, so they run after the build
+    # (and never in production: the Dagster asset excludes them).
+    result = run_dbt(database_url, "test", "--select", "test_type:unit")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "PASS=" in result.stdout and " ERROR=0 " in result.stdout
 
 
 def query(db: psycopg.Connection, text: str, meter: dict[str, str] | None = None) -> list[tuple]:

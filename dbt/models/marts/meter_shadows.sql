@@ -22,14 +22,9 @@ select
     good.tariffs_active,
     good.tariffs_future,
     good.csq,
-    case
-        when attempt.outcome = 'ok' then 'healthy'
-        when attempt.outcome = 'failed' then 'unhealthy'
-    end as health,
-    case
-        when attempt.outcome = 'failed'
-            then attempt.error_class || ': ' || attempt.error_message
-    end as health_details,
+    {{ health_of('attempt.outcome') }} as health,
+    {{ health_details_of('attempt.outcome', 'attempt.error_class', 'attempt.error_message') }}
+        as health_details,
     healthy.polled_at as last_healthy_at,
     good.clock_time_diff_seconds,
     good.voltage,

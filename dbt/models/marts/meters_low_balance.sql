@@ -14,4 +14,4 @@ inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
 where
     registry.mode = 'active'
     and registry.prepay_enabled
-    and shadows.balance < {{ var('low_balance_threshold_gbp', 15.00) }}
+    and shadows.balance < {{ var('low_balance_threshold_gbp') }}

@@ -28,4 +28,4 @@ select
 from contact
 where
     last_online is null
-    or last_online < now() - make_interval(hours => {{ var('offline_after_hours', 3) }})
+    or last_online < now() - make_interval(hours => {{ var('offline_after_hours') }})

@@ -9,4 +9,4 @@ select
     last_online,
     minutes_offline
 from {{ ref('meters_offline_all') }}
-where last_online >= now() - make_interval(hours => {{ var('offline_recent_hours', 24) }})
+where last_online >= now() - make_interval(hours => {{ var('offline_recent_hours') }})

@@ -1,0 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'timestamp'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ record_history_watermark() }}",
+    )
+}}
+
+-- Health history: a row when a meter's health or the reason for it changes (a meter failing
+-- with a different error counts). Passive meters are never polled and have no health.
+with
+
+{{ history_window() }},
+
+readings as (
+
+    select
+        meter_id,
+        polled_at as "timestamp",
+        {{ health_of('outcome') }} as health,
+        error_class,
+        {{ health_details_of('outcome', 'error_class', 'error_message') }} as health_details
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
+    where
+        outcome <> 'skipped'
+        and polled_at > (select starts_after from history_window)
+
+),
+
+{{ changed_readings(["health", "error_class"], carried_columns=["health_details"]) }}

@@ -1,0 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key=['meter_id', 'timestamp'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ record_history_watermark() }}",
+    )
+}}
+
+-- Supply voltage history: a row when a meter's voltage differs from its previous reading.
+with
+
+{{ history_window() }},
+
+readings as (
+
+    select
+        meter_id,
+        polled_at as "timestamp",
+        voltage
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
+    where
+        voltage is not null
+        and polled_at > (select starts_after from history_window)
+
+),
+
+{{ changed_readings(['voltage']) }}
