@@ -4,13 +4,9 @@ what a hand computation over the raw rows says they should."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,10 +15,11 @@ from dagster import materialize
 from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
+from dagster_project.paths import DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from tests.dbt_cli import run_dbt
 
 # The Meter Domain page's queries, as published.
 GET_METER_STATUS = """
@@ -150,16 +147,6 @@ def marts(database_url: str) -> None:
     # A full refresh: this history is older than what other tests of the session synced.
     build = run_dbt(database_url, "build", "--full-refresh", *PRODUCTION_DBT_BUILD_EXCLUDES)
     assert build.returncode == 0, build.stdout[-4000:]
-
-
-def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **connection.dbt_profile_env(database_url)}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    return subprocess.run(
-        [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-         str(DBT_PROJECT_DIR), "--target-path", "target/test-marts"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
 
 
 @pytest.mark.usefixtures("marts")

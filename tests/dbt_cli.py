@@ -1,0 +1,21 @@
+"""Run the dbt CLI against a test database, as a subprocess with the project's environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_project.paths import DBT_PROJECT_DIR
+from dagster_project.warehouse import connection
+
+
+def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **connection.dbt_profile_env(database_url)}
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    return subprocess.run(
+        [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+         str(DBT_PROJECT_DIR), "--target-path", "target/tests"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
