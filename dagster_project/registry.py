@@ -32,7 +32,7 @@ REQUIRED_COLUMNS = (
     "daylight_savings_correction_enabled",
     "prepay_enabled",
 )
-OPTIONAL_COLUMNS = ("port",)
+OPTIONAL_COLUMNS = ("port", "direction_reversed")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -58,6 +58,8 @@ class RegistryMeter:
     single_meter_app: bool
     daylight_savings_correction_enabled: bool
     prepay_enabled: bool
+    #: Import and export swapped on the meter's registers (solar meters measuring export).
+    direction_reversed: bool
     row_number: int
 
 
@@ -133,6 +135,10 @@ def parse_port(value: str) -> int:
     return port
 
 
+def parse_optional_bool(value: str) -> bool:
+    return False if value == "" else parse_bool(value)
+
+
 def parse_name(value: str) -> str:
     return value
 
@@ -154,6 +160,7 @@ _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "daylight_savings_correction_enabled": (parse_bool, False),
     "prepay_enabled": (parse_bool, False),
     "port": (parse_port, True),
+    "direction_reversed": (parse_optional_bool, True),
 }
 
 

@@ -25,6 +25,7 @@ def registry_row(number: int, **overrides: str) -> dict[str, str]:
         "daylight_savings_correction_enabled": "true",
         "prepay_enabled": "true",
         "port": "",
+        "direction_reversed": "",
     }
     row.update(overrides)
     return row

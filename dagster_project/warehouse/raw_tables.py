@@ -85,6 +85,8 @@ METER_REGISTRY = RawTable(
         "single_meter_app bool!",
         "daylight_savings_correction_enabled bool!",
         "prepay_enabled bool!",
+        # Added after the first release: nullable so that older databases can gain it.
+        "direction_reversed bool",
         "source_file text!",
         "source_row int4!",
         "loaded_at timestamptz!",
@@ -220,8 +222,28 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
         for table in RAW_TABLES:
             conn.execute(table.create_statement())
+            _add_missing_columns(conn, table)
         for statement in _INDEXES:
             conn.execute(statement)
+
+
+def _add_missing_columns(conn: psycopg.Connection, table: RawTable) -> None:
+    """Add the columns a table created by an earlier version lacks (as nullable columns)."""
+    present = {
+        name
+        for (name,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s",
+            (RAW_SCHEMA, table.name),
+        )
+    }
+    for column in table.columns:
+        if column.name not in present:
+            conn.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    table.identifier, sql.Identifier(column.name), sql.SQL(column.type)
+                )
+            )
 
 
 def copy_rows(cursor: psycopg.Cursor, table: RawTable, rows: Iterable[Sequence[Any]]) -> int:

@@ -42,6 +42,7 @@ def replace_registry(
             meter.single_meter_app,
             meter.daylight_savings_correction_enabled,
             meter.prepay_enabled,
+            meter.direction_reversed,
             source_file,
             meter.row_number,
             loaded_at,

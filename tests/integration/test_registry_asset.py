@@ -94,3 +94,20 @@ def test_reloading_replaces_rather_than_appends(tmp_path: Path, db) -> None:
         registry_row(n)["serial"] for n in (0, 1, 2, 3, 9)
     )
     assert rejects(db) == []
+
+
+def test_a_registry_table_from_an_earlier_version_gains_new_columns(tmp_path: Path, db) -> None:
+    materialize_registry(write_registry(tmp_path, [registry_row(0)]))
+    db.execute("alter table flows_raw.meter_registry drop column direction_reversed")
+
+    csv_path = write_registry(tmp_path, [registry_row(0, direction_reversed="true")])
+    materialize_registry(csv_path)
+
+    reversed_flags = db.execute("select direction_reversed from flows_raw.meter_registry")
+    assert reversed_flags.fetchall() == [(True,)]
+
+
+def write_registry(folder: Path, rows: list[dict[str, str]]) -> Path:
+    csv_path = folder / "registry.csv"
+    csv_path.write_text(registry_csv(rows))
+    return csv_path

@@ -50,6 +50,16 @@ def test_port_defaults_when_empty_or_column_absent() -> None:
     assert parse(registry_csv([registry_row(0, port="")])).meters[0].port == DEFAULT_PORT
 
 
+def test_direction_reversed_is_optional_and_false_by_default() -> None:
+    columns = tuple(c for c in registry_row(0) if c != "direction_reversed")
+    assert (
+        parse(registry_csv([registry_row(0)], columns=columns)).meters[0].direction_reversed
+        is False
+    )
+    rows = [registry_row(0, direction_reversed=""), registry_row(1, direction_reversed="true")]
+    assert [m.direction_reversed for m in parse(registry_csv(rows)).meters] == [False, True]
+
+
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
@@ -66,6 +76,7 @@ def test_port_defaults_when_empty_or_column_absent() -> None:
         ("prepay_enabled", "yes please", "not a boolean"),
         ("port", "80a", "whole number"),
         ("port", "70000", "between 1 and 65535"),
+        ("direction_reversed", "reversed", "not a boolean"),
         ("name", "", "required value is empty"),
     ],
 )

@@ -23,6 +23,7 @@ renamed as (
         single_meter_app,
         daylight_savings_correction_enabled,
         prepay_enabled,
+        coalesce(direction_reversed, false) as direction_reversed,
 
         -- lineage
         source_file,
