@@ -1,0 +1,162 @@
+"""The incremental marts, run after sync after sync, end up exactly as a full rebuild makes them:
+across the October clock change, with failed reads, re-runs with nothing new and a sync that
+commits late."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from dagster_project.registry import parse_registry_csv
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
+from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from tests.dbt_cli import run_dbt
+from tests.helpers import registry_csv, registry_row
+
+INCREMENTAL_MARTS = (
+    "meter_prepay_balance",
+    "meter_csq",
+    "meter_voltage",
+    "meter_health_history",
+    "daily_balance_summary",
+)
+# Every 3 hours from Friday 23 to Tuesday 27 October 2026; the clocks go back on Sunday 25th.
+FIRST_SYNC = datetime(2026, 10, 23, 0, 0, tzinfo=UTC)
+SYNC_TIMES = [FIRST_SYNC + timedelta(hours=3 * n) for n in range(33)]
+METERS = [registry_row(n) for n in range(4)]
+FLAKY_METER = 2  # fails syncs 5-7 with a timeout, then 8 with a NAK
+
+
+def snapshot(sync_number: int, meter_number: int, sync_id: uuid.UUID, at: datetime) -> tuple:
+    meter = METERS[meter_number]
+    values = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
+    values.update(sync_id=sync_id, meter_id=uuid.UUID(meter["id"]), serial=meter["serial"])
+    values.update(polled_at=at + timedelta(seconds=20 * meter_number))
+    if meter_number == FLAKY_METER and 5 <= sync_number <= 8:
+        error = "MeterNakError" if sync_number == 8 else "MeterTimeoutError"
+        values.update(outcome="failed", error_class=error, error_message="no reading")
+        return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+    values.update(
+        outcome="ok",
+        # Changes every other sync, tops up every 12th.
+        balance=Decimal(30) - Decimal("0.5") * (sync_number % 12 // 2) - meter_number,
+        emergency_credit=Decimal(15),
+        csq=12 + (sync_number // 5 + meter_number) % 3,
+        voltage=Decimal(240) + (sync_number % 4 == 0) + meter_number,
+    )
+    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+
+
+def load_syncs(url: str, numbers: range | list[int], shift: timedelta = timedelta(0)) -> None:
+    with connection.connect(url) as conn:
+        for number in numbers:
+            sync_id = uuid.uuid4()
+            at = SYNC_TIMES[number] + shift
+            rows = [snapshot(number, m, sync_id, at) for m in range(len(METERS))]
+            load_sync(conn, SyncHeader(sync_id, at, at, len(rows), 0, 0, None), rows)
+
+
+def dbt_run(url: str, *args: str) -> None:
+    result = run_dbt(url, "run", *args)
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def mart_rows(url: str) -> dict[str, list[tuple]]:
+    with connection.connect(url) as conn:
+        return {
+            name: conn.execute(
+                sql.SQL("select * from flows.{} order by 1, 2").format(sql.Identifier(name))
+            ).fetchall()
+            for name in INCREMENTAL_MARTS
+        }
+
+
+@pytest.fixture
+def private_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the incremental state must not see other tests' syncs."""
+    name = f"flows_incremental_{secrets.token_hex(4)}"
+    with connection.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = connection.with_database(database_url, name)
+    try:
+        with connection.connect(url) as conn:
+            ensure_raw_tables(conn)
+            parsed = parse_registry_csv(registry_csv(METERS).splitlines(keepends=True))
+            replace_registry(conn, parsed.meters, [], "registry.csv", FIRST_SYNC)
+        yield url
+    finally:
+        with connection.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def test_incremental_runs_end_as_a_full_rebuild(private_database: str) -> None:
+    url = private_database
+    batches = [range(0, 4), range(4, 9), range(9, 10), range(10, 21), range(21, 32)]
+    for batch in batches:
+        load_syncs(url, batch)
+        dbt_run(url)
+    dbt_run(url)  # nothing new: nothing changes
+    # A sync that commits after the run that followed a later one (inside the re-read margin).
+    load_syncs(url, [32], shift=-timedelta(hours=3, minutes=30))
+    dbt_run(url)
+    incremental = mart_rows(url)
+
+    dbt_run(url, "--full-refresh")
+    rebuilt = mart_rows(url)
+
+    for name in INCREMENTAL_MARTS:
+        assert incremental[name] == rebuilt[name], name
+    assert all(rebuilt[name] for name in INCREMENTAL_MARTS)
+
+
+def test_history_rows_mark_only_changes(private_database: str) -> None:
+    load_syncs(private_database, range(0, 12))
+    dbt_run(private_database)
+    with connection.connect(private_database) as conn:
+        health = conn.execute(
+            "select timestamp, health, error_class from flows.meter_health_history "
+            "where meter_id = %s order by timestamp",
+            (uuid.UUID(METERS[FLAKY_METER]["id"]),),
+        ).fetchall()
+        balance_rows = conn.execute(
+            "select count(*) from flows.meter_prepay_balance where meter_id = %s",
+            (uuid.UUID(METERS[0]["id"]),),
+        ).fetchone()
+    offset = timedelta(seconds=20 * FLAKY_METER)
+    assert health == [
+        (SYNC_TIMES[0] + offset, "healthy", None),
+        (SYNC_TIMES[5] + offset, "unhealthy", "MeterTimeoutError"),
+        (SYNC_TIMES[8] + offset, "unhealthy", "MeterNakError"),
+        (SYNC_TIMES[9] + offset, "healthy", None),
+    ]
+    # Syncs 0-11: the balance steps down every other sync, 6 distinct values.
+    assert balance_rows == (6,)
+
+
+def test_daily_summary_days_follow_uk_clocks(private_database: str) -> None:
+    load_syncs(private_database, range(0, 33))
+    dbt_run(private_database)
+    with connection.connect(private_database) as conn:
+        days = conn.execute(
+            "select day, hours_in_day, readings_count, hours_covered "
+            "from flows.daily_balance_summary where meter_id = %s order by day",
+            (uuid.UUID(METERS[0]["id"]),),
+        ).fetchall()
+    by_day = {day.isoformat(): (hours, count, covered) for day, hours, count, covered in days}
+    # Syncs at 00, 03, ... UTC: 23 Oct is BST (day starts 23:00 UTC the evening before).
+    assert by_day["2026-10-23"][:2] == (24, 8)  # 00:00-21:00 UTC; 00:00 UTC is 01:00 BST
+    # 23:00 UTC on the 24th to 00:00 UTC on the 26th: still the eight syncs of 00-21 UTC
+    assert by_day["2026-10-25"] == (25, 8, Decimal("25.0000"))
+    assert by_day["2026-10-26"][:2] == (24, 8)
+    assert by_day["2026-10-23"][2] == Decimal("23.0000")  # known from 00:00 UTC to day end
