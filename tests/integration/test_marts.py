@@ -97,6 +97,26 @@ HISTORY: dict[str, list[tuple[float, Decimal | None]]] = {
     LONG_OFFLINE["serial"]: [(30, Decimal("3.00000")), (1, None)],
     HEALTHY["serial"]: [(1, Decimal("30.00000"))],
 }
+SINGLE_EXCHANGED = METERS["EML2137581044"]  # registry says EMA1.w, the meter reports C1.w
+NO_DST = METERS["EML2241000325"]  # daylight saving correction off
+TARIFF = {
+    "standing_charge": 0.5868,
+    "unit_rate_element_a": 0.2843,
+    "unit_rate_element_b": 0.15,
+    "prepayment_ecredit_availability": 10.0,
+    "prepayment_debt_recovery_rate": 0.25,
+    "prepayment_emergency_credit": 15.0,
+}
+# A summer activation: UK local time is BST, an hour ahead of UTC.
+FUTURE_TARIFF = {**TARIFF, "standing_charge": 0.61, "activation_datetime": "2027-06-01T00:00:00"}
+# Values each meter reads besides its balance, where they differ from every other meter's.
+READINGS: dict[str, dict] = {
+    HEALTHY["serial"]: {"clock_time_diff_seconds": 75},
+    LONG_OFFLINE["serial"]: {"clock_time_diff_seconds": -130},
+    STATUS_METER["serial"]: {"tariffs_active": TARIFF, "tariffs_future": FUTURE_TARIFF},
+    NO_DST["serial"]: {"tariffs_future": FUTURE_TARIFF},
+    SINGLE_EXCHANGED["serial"]: {"hardware": "C1.w"},
+}
 SYNC_HOURS_AGO = sorted({hours for rows in HISTORY.values() for hours, _ in rows}, reverse=True)
 
 
@@ -120,7 +140,9 @@ def snapshot(sync_id: uuid.UUID, meter: dict[str, str], hours_ago: float, balanc
             csq=17,
             clock_time_diff_seconds=-4,
             tariffs_active={"standing_charge": 0.51082},
+            hardware=meter["hardware"],
         )
+        values.update(READINGS.get(meter["serial"], {}))
     return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
 
 
@@ -230,3 +252,54 @@ def test_every_registry_meter_has_one_shadow(db) -> None:
     assert set(shadows) == set(METERS)
     assert shadows[PASSIVE["serial"]] is None  # never polled
     assert shadows[HEALTHY["serial"]] == "healthy"
+
+
+@pytest.mark.usefixtures("marts")
+def test_tariffs_view_spreads_active_and_future_sets(db) -> None:
+    rows = db.execute(
+        "select serial, active_standing_charge, active_unit_rate_a, active_unit_rate_b, "
+        "active_ecredit_availability, active_debt_recovery_rate, active_emergency_credit, "
+        "future_standing_charge, future_activation_datetime "
+        "from flows.meter_shadows_tariffs join flows.meter_registry using (id) "
+        "where serial in (%s, %s) order by serial",
+        (STATUS_METER["serial"], NO_DST["serial"]),
+    ).fetchall()
+    status_meter, no_dst = rows  # serials in order
+    assert status_meter[1:8] == tuple(
+        Decimal(str(value))
+        for value in (0.5868, 0.2843, 0.15, 10.0, 0.25, 15.0, FUTURE_TARIFF["standing_charge"])
+    )
+    # Midnight UK time on 1 June is 23:00 UTC the day before; a meter without DST keeps GMT.
+    assert status_meter[8] == datetime(2027, 5, 31, 23, 0, tzinfo=UTC)
+    assert no_dst[8] == datetime(2027, 6, 1, 0, 0, tzinfo=UTC)
+    assert no_dst[1:3] == (Decimal("0.51082"), None)  # a key missing from the JSON is empty
+
+
+@pytest.mark.usefixtures("marts")
+def test_clock_drift_lists_meters_a_minute_or_more_out_either_way(db) -> None:
+    rows = db.execute("select serial, clock_time_diff_seconds from flows.meters_clock_drift")
+    assert sorted(rows.fetchall()) == sorted(
+        [(HEALTHY["serial"], 75), (LONG_OFFLINE["serial"], -130)]
+    )
+
+
+@pytest.mark.usefixtures("marts")
+def test_registers_follow_each_meters_model(db) -> None:
+    rows = db.execute(
+        "select serial, element, status from flows.meter_registers "
+        "join flows.meter_registry on meter_registry.id = meter_registers.meter_id"
+    ).fetchall()
+    registers: dict[str, set[tuple[str, str]]] = {}
+    for serial, element, status in rows:
+        registers.setdefault(serial, set()).add((element, status))
+    for serial, meter in METERS.items():
+        if serial == SINGLE_EXCHANGED["serial"]:
+            continue
+        twin = meter["hardware"] == "C1.w"
+        expected = {("A", "enabled"), ("B", "enabled")} if twin else {("SINGLE", "enabled")}
+        assert registers[serial] == expected, serial
+    assert registers[SINGLE_EXCHANGED["serial"]] == {
+        ("A", "enabled"),
+        ("B", "enabled"),
+        ("SINGLE", "replaced"),
+    }
