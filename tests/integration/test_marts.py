@@ -4,6 +4,7 @@ what a hand computation over the raw rows says they should."""
 from __future__ import annotations
 
 import csv
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from dagster import materialize
 from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.paths import DEMO_REGISTRY_CSV
+from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
@@ -303,3 +304,28 @@ def test_registers_follow_each_meters_model(db) -> None:
         ("B", "enabled"),
         ("SINGLE", "replaced"),
     }
+
+
+@pytest.mark.usefixtures("marts")
+def test_docs_generate_and_every_mart_column_is_described(database_url: str) -> None:
+    result = run_dbt(database_url, "docs", "generate")
+    assert result.returncode == 0, result.stdout[-4000:]
+    target = DBT_PROJECT_DIR / "target" / "tests"
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    undescribed = []
+    marts = [node for node in catalog["nodes"].values() if node["metadata"]["schema"] == "flows"]
+    built = {node["unique_id"] for node in marts}
+    assert built == {
+        unique_id
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["schema"] == "flows"
+    }
+    for node in marts:
+        unique_id = node["unique_id"]
+        documented = manifest["nodes"][unique_id]
+        assert documented["description"], unique_id
+        for column in node["columns"]:
+            if not documented["columns"].get(column, {}).get("description"):
+                undescribed.append(f"{unique_id}.{column}")
+    assert undescribed == []
