@@ -24,8 +24,10 @@ select
     name,
     esco,
     last_online,
-    floor(extract(epoch from (now() - last_online)) / 60)::integer as minutes_offline
+    floor(extract(epoch from ({{ current_timestamp() }} - last_online)) / 60)::integer
+        as minutes_offline
 from contact
 where
     last_online is null
-    or last_online < now() - make_interval(hours => {{ var('offline_after_hours') }})
+    or last_online
+    <= {{ current_timestamp() }} - make_interval(hours => {{ var('offline_after_hours') }})

@@ -9,4 +9,6 @@ select
     last_online,
     minutes_offline
 from {{ ref('meters_offline_all') }}
-where last_online >= now() - make_interval(hours => {{ var('offline_recent_hours') }})
+where
+    last_online
+    >= {{ current_timestamp() }} - make_interval(hours => {{ var('offline_recent_hours') }})
