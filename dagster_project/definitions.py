@@ -3,6 +3,12 @@
 from dagster import Definitions
 
 from dagster_project.defs.dbt import flows_dbt_models
+from dagster_project.defs.fleet_checks import (
+    CheckThresholds,
+    fleet_health_checks,
+    freshness_checks,
+    freshness_sensor,
+)
 from dagster_project.defs.jobs import daily_logs_job, flows_pipeline_job
 from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
@@ -10,9 +16,18 @@ from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
 from dagster_project.defs.sync import meter_sync
 
+stale_checks = freshness_checks(flows_dbt_models)
+
 defs = Definitions(
     assets=[meter_registry_raw, meter_sync, profile_log_1, meter_event_log, flows_dbt_models],
+    asset_checks=[*fleet_health_checks, *stale_checks],
     jobs=[flows_pipeline_job, daily_logs_job],
     schedules=[fleet_sync_schedule, daily_logs_schedule],
-    resources={"warehouse": WarehouseResource(), "emop": EmopSettings(), "dbt": dbt_resource()},
+    sensors=[freshness_sensor(stale_checks)],
+    resources={
+        "warehouse": WarehouseResource(),
+        "emop": EmopSettings(),
+        "dbt": dbt_resource(),
+        "check_thresholds": CheckThresholds(),
+    },
 )

@@ -1,0 +1,171 @@
+"""Fleet-health asset checks on the marts and the sync, and freshness of both.
+
+Thresholds live in one resource (`check_thresholds`), editable in the launchpad; the rules are in
+quality/fleet_rules.py, the queries in warehouse/fleet_health.py.
+"""
+
+from datetime import timedelta
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetKey,
+    AssetsDefinition,
+    ConfigurableResource,
+    DefaultSensorStatus,
+    MetadataValue,
+    SensorDefinition,
+    asset_check,
+    build_last_update_freshness_checks,
+    build_sensor_for_freshness_checks,
+)
+from pydantic import Field
+
+from dagster_project.fleet_sync import sync_id_for_run
+from dagster_project.quality import fleet_rules
+from dagster_project.quality.fleet_rules import Thresholds, Verdict
+from dagster_project.warehouse import fleet_health
+
+from .resources import WarehouseResource
+from .sync import METER_SYNC_SNAPSHOTS
+
+METER_SHADOWS = AssetKey(["flows", "meter_shadows"])
+METER_CSQ = AssetKey(["flows", "meter_csq"])
+METER_PREPAY_BALANCE = AssetKey(["flows", "meter_prepay_balance"])
+SYNC_CYCLE = timedelta(minutes=15)
+
+_DEFAULTS = Thresholds()
+
+
+class CheckThresholds(ConfigurableResource):
+    """Where the fleet-health checks draw the line."""
+
+    clock_drift_warn_seconds: int = Field(
+        _DEFAULTS.clock_drift_warn_seconds, description="Clock drift (either way) that warns."
+    )
+    clock_drift_error_seconds: int = Field(
+        _DEFAULTS.clock_drift_error_seconds, description="Clock drift beyond which it is an error."
+    )
+    csq_floor: int = Field(_DEFAULTS.csq_floor, description="CSQ under this is a warning.")
+    csq_drop: int = Field(
+        _DEFAULTS.csq_drop, description="A fall of this much below the meter's median warns."
+    )
+    csq_median_days: int = Field(_DEFAULTS.csq_median_days, description="Days of the median.")
+    outage_failed_share: float = Field(
+        _DEFAULTS.outage_failed_share, description="Share of active meters failing in one sync."
+    )
+    balance_lookback_days: int = Field(
+        _DEFAULTS.balance_lookback_days, description="Days of balance history searched."
+    )
+    top_up_match_minutes: int = Field(
+        _DEFAULTS.top_up_match_minutes,
+        description="Slack around a balance rise within which a top-up event explains it.",
+    )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**self.model_dump())
+
+
+def check_result(verdict: Verdict) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=verdict.passed,
+        severity=AssetCheckSeverity(verdict.severity),
+        description=verdict.summary,
+        metadata={
+            "summary": verdict.summary,
+            "meters": MetadataValue.md(verdict.meters_markdown()),
+            **verdict.counts,
+        },
+    )
+
+
+@asset_check(
+    asset=METER_SHADOWS,
+    name="clock_drift",
+    description="Meter clocks 60 s or more out warn, over 300 s is an error (either way).",
+)
+def clock_drift_check(
+    warehouse: WarehouseResource, check_thresholds: CheckThresholds
+) -> AssetCheckResult:
+    thresholds = check_thresholds.thresholds()
+    with warehouse.connect() as conn:
+        drifts = fleet_health.clock_drifts(conn, thresholds.clock_drift_warn_seconds)
+    return check_result(fleet_rules.judge_clock_drift(drifts, thresholds))
+
+
+@asset_check(
+    asset=METER_CSQ,
+    name="csq_drops",
+    description="Meters whose CSQ is under 10, or 8 or more below their own 7-day median.",
+)
+def csq_drop_check(
+    warehouse: WarehouseResource, check_thresholds: CheckThresholds
+) -> AssetCheckResult:
+    thresholds = check_thresholds.thresholds()
+    with warehouse.connect() as conn:
+        drops = fleet_health.signal_drops(
+            conn, thresholds.csq_floor, thresholds.csq_drop, thresholds.csq_median_days
+        )
+    return check_result(fleet_rules.judge_signal(drops, thresholds))
+
+
+@asset_check(
+    asset=METER_SYNC_SNAPSHOTS,
+    name="fleet_outage",
+    description="The share of active meters failing in the sync stays under 20%.",
+)
+def fleet_outage_check(
+    context: AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    check_thresholds: CheckThresholds,
+) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        # The sync this run landed; run alone, the check looks at the latest one.
+        outcome = fleet_health.sync_outcome(conn, sync_id_for_run(context.run.run_id))
+        if outcome is None and (latest := fleet_health.latest_sync_id(conn)) is not None:
+            outcome = fleet_health.sync_outcome(conn, latest)
+    return check_result(fleet_rules.judge_outage(outcome, check_thresholds.thresholds()))
+
+
+@asset_check(
+    asset=METER_PREPAY_BALANCE,
+    name="balance_anomalies",
+    description=(
+        "Balance rises the meter's event log shows no top-up for, and balances below minus "
+        "the emergency credit."
+    ),
+)
+def balance_anomaly_check(
+    warehouse: WarehouseResource, check_thresholds: CheckThresholds
+) -> AssetCheckResult:
+    thresholds = check_thresholds.thresholds()
+    with warehouse.connect() as conn:
+        rises = fleet_health.balance_rises(
+            conn, thresholds.balance_lookback_days, thresholds.top_up_match_minutes
+        )
+        below_floor = fleet_health.balances_below_floor(conn)
+    return check_result(fleet_rules.judge_balances(rises, below_floor))
+
+
+fleet_health_checks = [clock_drift_check, csq_drop_check, fleet_outage_check, balance_anomaly_check]
+
+
+def freshness_checks(dbt_models: AssetsDefinition) -> list:
+    """Stale when nothing has been synced (or built) for two sync cycles."""
+    return list(
+        build_last_update_freshness_checks(
+            assets=[METER_SYNC_SNAPSHOTS, dbt_models],
+            lower_bound_delta=2 * SYNC_CYCLE,
+            severity=AssetCheckSeverity.WARN,
+        )
+    )
+
+
+def freshness_sensor(checks: list) -> SensorDefinition:
+    return build_sensor_for_freshness_checks(
+        freshness_checks=checks,
+        name="freshness_checks",
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.RUNNING,
+    )

@@ -1,0 +1,200 @@
+"""What counts as a fleet-health problem, and how bad: pure rules over the checks' query rows.
+
+Every verdict names each affected meter with its value and since when, so an operator can act
+on the check alone. A healthy fleet gives passing verdicts: rules only fire on evidence (a rise
+of balance is only suspicious once the meter's event log for that time has been downloaded).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from dagster_project.warehouse.fleet_health import (
+    BalanceBelowFloor,
+    BalanceRise,
+    ClockDrift,
+    SignalDrop,
+    SyncOutcome,
+)
+
+Severity = Literal["WARN", "ERROR"]
+#: Meters listed in a verdict's table; the count always covers all of them.
+TABLE_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    clock_drift_warn_seconds: int = 60
+    clock_drift_error_seconds: int = 300
+    csq_floor: int = 10
+    csq_drop: int = 8
+    csq_median_days: int = 7
+    outage_failed_share: float = 0.2
+    balance_lookback_days: int = 7
+    top_up_match_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    severity: Severity
+    summary: str
+    #: One row per affected meter: serial first, then the values that matter.
+    meters: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, float] = field(default_factory=dict)
+
+    def meters_markdown(self) -> str:
+        return markdown_table(self.meters)
+
+
+def judge_clock_drift(drifts: Sequence[ClockDrift], thresholds: Thresholds) -> Verdict:
+    worst = max((abs(d.drift_seconds) for d in drifts), default=0)
+    severity: Severity = "ERROR" if worst > thresholds.clock_drift_error_seconds else "WARN"
+    over_error = sum(abs(d.drift_seconds) > thresholds.clock_drift_error_seconds for d in drifts)
+    meters = [
+        {
+            "serial": d.serial,
+            "drift_seconds": d.drift_seconds,
+            "direction": "ahead" if d.drift_seconds > 0 else "behind",
+            "since": d.since,
+            "measured_at": d.measured_at,
+        }
+        for d in drifts
+    ]
+    if not drifts:
+        summary = f"every clock within {thresholds.clock_drift_warn_seconds} s"
+    else:
+        summary = (
+            f"{len(drifts)} meter(s) {thresholds.clock_drift_warn_seconds} s or more out, "
+            f"{over_error} over {thresholds.clock_drift_error_seconds} s; worst {worst} s"
+        )
+    return Verdict(
+        passed=not drifts,
+        severity=severity,
+        summary=summary,
+        meters=meters,
+        counts={"meters_drifting": len(drifts), "meters_over_error": over_error},
+    )
+
+
+def judge_signal(drops: Sequence[SignalDrop], thresholds: Thresholds) -> Verdict:
+    meters = [
+        {
+            "serial": d.serial,
+            "csq": d.csq,
+            "median_csq": d.median_csq,
+            "reason": _signal_reason(d, thresholds),
+            "since": d.since,
+        }
+        for d in drops
+    ]
+    summary = (
+        f"{len(drops)} meter(s) with CSQ under {thresholds.csq_floor} or "
+        f"{thresholds.csq_drop} below their {thresholds.csq_median_days}-day median"
+        if drops
+        else "every meter's signal is steady"
+    )
+    return Verdict(
+        passed=not drops,
+        severity="WARN",
+        summary=summary,
+        meters=meters,
+        counts={"meters_low_signal": len(drops)},
+    )
+
+
+def _signal_reason(drop: SignalDrop, thresholds: Thresholds) -> str:
+    if drop.csq < thresholds.csq_floor:
+        return f"under {thresholds.csq_floor}"
+    return f"{drop.median_csq:g} -> {drop.csq}"
+
+
+def judge_outage(outcome: SyncOutcome | None, thresholds: Thresholds) -> Verdict:
+    if outcome is None:
+        return Verdict(passed=True, severity="ERROR", summary="no sync landed yet")
+    share = outcome.failed / outcome.attempted if outcome.attempted else 0.0
+    classes = Counter(error_class or "unknown" for _, error_class in outcome.failures)
+    passed = share <= thresholds.outage_failed_share
+    summary = (
+        f"{outcome.failed} of {outcome.attempted} active meters failed ({share:.0%}); "
+        f"limit {thresholds.outage_failed_share:.0%}"
+    )
+    if classes:
+        summary += "; " + ", ".join(f"{name} x{count}" for name, count in classes.most_common())
+    return Verdict(
+        passed=passed,
+        severity="ERROR",
+        summary=summary,
+        meters=[] if passed else [{"serial": s, "error": e} for s, e in outcome.failures],
+        counts={"failed": outcome.failed, "attempted": outcome.attempted, "failed_share": share},
+    )
+
+
+def judge_balances(
+    rises: Sequence[BalanceRise], below_floor: Sequence[BalanceBelowFloor]
+) -> Verdict:
+    unexplained = [r for r in rises if r.logs_cover_it and not r.has_top_up_event]
+    unverified = [r for r in rises if not r.logs_cover_it]
+    meters = [
+        {
+            "serial": r.serial,
+            "anomaly": "rise without a top-up event",
+            "value": f"{r.previous_balance} -> {r.balance}",
+            "since": r.at,
+        }
+        for r in unexplained
+    ] + [
+        {
+            "serial": b.serial,
+            "anomaly": "below minus the emergency credit",
+            "value": f"{b.balance} < -{b.emergency_credit}",
+            "since": b.since,
+        }
+        for b in below_floor
+    ]
+    summary = (
+        f"{len(unexplained)} balance rise(s) without a top-up event, "
+        f"{len(below_floor)} balance(s) below minus the emergency credit"
+    )
+    if unverified:
+        summary += f"; {len(unverified)} rise(s) wait for the meter's event log"
+    return Verdict(
+        passed=not meters,
+        severity="WARN",
+        summary=summary,
+        meters=meters,
+        counts={
+            "rises_without_top_up": len(unexplained),
+            "below_floor": len(below_floor),
+            "rises_awaiting_event_log": len(unverified),
+        },
+    )
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], limit: int = TABLE_LIMIT) -> str:
+    if not rows:
+        return "none"
+    columns = list(rows[0])
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
+    for row in rows[:limit]:
+        lines.append("| " + " | ".join(_cell(row[column]) for column in columns) + " |")
+    if len(rows) > limit:
+        lines.append(f"\n... and {len(rows) - limit} more")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value).replace("|", "\\|")
