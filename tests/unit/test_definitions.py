@@ -110,3 +110,23 @@ def test_schedules_run_by_default_at_their_times() -> None:
 )
 def test_daily_logs_fetch_the_previous_utc_day(scheduled: datetime, partition: str) -> None:
     assert previous_utc_day(scheduled) == partition
+
+
+def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    assert {
+        ("flows/meter_shadows", "clock_drift"),
+        ("flows/meter_csq", "csq_drops"),
+        ("flows_raw/meter_sync_snapshots", "fleet_outage"),
+        ("flows/meter_prepay_balance", "balance_anomalies"),
+    } <= checks
+
+
+def test_the_sync_and_every_mart_report_stale_after_two_cycles() -> None:
+    graph = defs.resolve_asset_graph()
+    stale = {c.asset_key.to_user_string() for c in graph.asset_check_keys if "freshness" in c.name}
+    marts = {key for key in EXPECTED_LINEAGE if key.startswith("flows/")}
+    assert {"flows_raw/meter_sync_snapshots", *marts} <= stale
+    sensor = defs.resolve_sensor_def("freshness_checks")
+    assert sensor.default_status.value == "RUNNING"
