@@ -14,6 +14,7 @@ from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
+from dagster_project.defs.sensors import meter_alerts_sensor
 from dagster_project.defs.sync import meter_sync
 
 stale_checks = freshness_checks(flows_dbt_models)
@@ -23,7 +24,7 @@ defs = Definitions(
     asset_checks=[*fleet_health_checks, *stale_checks],
     jobs=[flows_pipeline_job, daily_logs_job],
     schedules=[fleet_sync_schedule, daily_logs_schedule],
-    sensors=[freshness_sensor(stale_checks)],
+    sensors=[meter_alerts_sensor, freshness_sensor(stale_checks)],
     resources={
         "warehouse": WarehouseResource(),
         "emop": EmopSettings(),

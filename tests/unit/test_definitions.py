@@ -130,3 +130,7 @@ def test_the_sync_and_every_mart_report_stale_after_two_cycles() -> None:
     assert {"flows_raw/meter_sync_snapshots", *marts} <= stale
     sensor = defs.resolve_sensor_def("freshness_checks")
     assert sensor.default_status.value == "RUNNING"
+
+
+def test_meter_alerts_run_by_default() -> None:
+    assert defs.resolve_sensor_def("meter_alerts").default_status.value == "RUNNING"
