@@ -11,12 +11,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance
+from dagster import AssetCheckEvaluation, DagsterInstance
 
 from dagster_project.defs.registry import REGISTRY_CSV_ENV
 from dagster_project.paths import state_dir
@@ -57,6 +57,9 @@ class RunReport:
     profile_records: int
     events: int
     registry_source: str
+    #: Asset checks of the pipeline run: how many passed, and a line for each that did not.
+    checks_passed: int = 0
+    check_problems: list[str] = field(default_factory=list)
 
 
 def default_simulate() -> bool:
@@ -94,6 +97,7 @@ def run_pipeline(options: RunOptions) -> RunReport:
     target = connection.resolve_database()
     ensure_dagster_home()
     run_ids: list[str] = []
+    evaluations: list[AssetCheckEvaluation] = []
     try:
         with _registry_source(options) as (registry_source, emop_config):
             run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
@@ -113,10 +117,22 @@ def run_pipeline(options: RunOptions) -> RunReport:
                     run_ids.append(result.run_id)
                     if not result.success:
                         raise PipelineFailed(result.run_id, job_name)
-        return read_report(target, run_ids, registry_source)
+                    evaluations += result.get_asset_check_evaluations()
+        return replace(
+            read_report(target, run_ids, registry_source),
+            checks_passed=sum(evaluation.passed for evaluation in evaluations),
+            check_problems=[check_problem(e) for e in evaluations if not e.passed],
+        )
     finally:
         if started_embedded:
             embedded.stop()
+
+
+def check_problem(evaluation: AssetCheckEvaluation) -> str:
+    return (
+        f"{evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+        f"({evaluation.severity.value.lower()}): {evaluation.description or 'failed'}"
+    )
 
 
 @contextmanager
@@ -213,6 +229,9 @@ def report_text(report: RunReport, ui: str) -> str:
             "(flows.meters_offline_all)",
             f"  logs:            {report.profile_records} half-hourly records, "
             f"{report.events} events (yesterday and today)",
+            f"  checks:          {report.checks_passed} passed, "
+            f"{len(report.check_problems)} not passed",
+            *(f"    {problem}" for problem in report.check_problems),
             f"  database:        {report.target.display_url} ({where})",
             '  query it:        psql "$(.venv/bin/flows db url)"',
             f"  UI:              make dev, then open {ui}",
