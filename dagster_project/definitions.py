@@ -11,6 +11,7 @@ from dagster_project.defs.fleet_checks import (
 )
 from dagster_project.defs.jobs import daily_logs_job, flows_pipeline_job
 from dagster_project.defs.logs import meter_event_log, profile_log_1
+from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
@@ -21,7 +22,7 @@ stale_checks = freshness_checks(flows_dbt_models)
 
 defs = Definitions(
     assets=[meter_registry_raw, meter_sync, profile_log_1, meter_event_log, flows_dbt_models],
-    asset_checks=[*fleet_health_checks, *stale_checks],
+    asset_checks=[*raw_snapshot_checks, *fleet_health_checks, *stale_checks],
     jobs=[flows_pipeline_job, daily_logs_job],
     schedules=[fleet_sync_schedule, daily_logs_schedule],
     sensors=[meter_alerts_sensor, freshness_sensor(stale_checks)],

@@ -112,6 +112,9 @@ def test_daily_logs_fetch_the_previous_utc_day(scheduled: datetime, partition: s
     assert previous_utc_day(scheduled) == partition
 
 
+FLEET = {"clock_drift", "csq_drops", "fleet_outage", "balance_anomalies"}
+
+
 def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
     graph = defs.resolve_asset_graph()
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
@@ -120,7 +123,12 @@ def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
         ("flows/meter_csq", "csq_drops"),
         ("flows_raw/meter_sync_snapshots", "fleet_outage"),
         ("flows/meter_prepay_balance", "balance_anomalies"),
+        ("flows_raw/meter_sync_snapshots", "raw_snapshots_structure"),
+        ("flows_raw/meter_sync_snapshots", "raw_snapshots_plausible"),
     } <= checks
+    ours = {name for _, name in checks if name.startswith("raw_snapshots") or name in FLEET}
+    blocking = {c.name for c in graph.asset_check_keys if graph.get_check_spec(c).blocking}
+    assert blocking & ours == {"raw_snapshots_structure"}
 
 
 def test_the_sync_and_every_mart_report_stale_after_two_cycles() -> None:
