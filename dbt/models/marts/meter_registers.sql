@@ -11,12 +11,6 @@ registry as (
 
 ),
 
-snapshots as (
-
-    select * from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
-
-),
-
 meter_models as (
 
     select
@@ -27,7 +21,7 @@ meter_models as (
     from registry
     left join lateral (
         select snapshots.hardware
-        from snapshots
+        from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
         where snapshots.meter_id = registry.meter_id and snapshots.hardware is not null
         order by snapshots.polled_at desc
         limit 1

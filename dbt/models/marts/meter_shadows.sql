@@ -1,16 +1,13 @@
 -- One row per registry meter: its latest good values and its health from the latest attempt.
 -- Values come from the latest read that reached the meter, so a failed read never blanks them.
+-- Each lateral names the staging view itself rather than a shared CTE: PostgreSQL would
+-- materialize a CTE used four times (every snapshot ever landed) instead of reading one row
+-- per meter from the (meter_id, polled_at) index.
 with
 
 registry as (
 
     select id from {{ ref('meter_registry') }}
-
-),
-
-snapshots as (
-
-    select * from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
 
 )
 
@@ -39,7 +36,7 @@ from registry
 
 left join lateral (
     select *
-    from snapshots
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
     where snapshots.meter_id = registry.id and snapshots.balance is not null
     order by snapshots.polled_at desc
     limit 1
@@ -47,7 +44,7 @@ left join lateral (
 
 left join lateral (
     select outcome, error_class, error_message, polled_at
-    from snapshots
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
     where snapshots.meter_id = registry.id and snapshots.outcome <> 'skipped'
     order by snapshots.polled_at desc
     limit 1
@@ -55,7 +52,7 @@ left join lateral (
 
 left join lateral (
     select polled_at
-    from snapshots
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
     where snapshots.meter_id = registry.id and snapshots.outcome = 'ok'
     order by snapshots.polled_at desc
     limit 1
@@ -63,7 +60,7 @@ left join lateral (
 
 left join lateral (
     select polled_at
-    from snapshots
+    from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
     where snapshots.meter_id = registry.id
     order by snapshots.polled_at
     limit 1
