@@ -9,11 +9,8 @@ untimed incremental warm-up, one new sync at a time is landed with the project's
 the median for both lengths, their ratio against the target (<= 1.5), and dbt's per-model
 execution times from run_results.json side by side. Loading the history is not timed.
 
-    .venv/bin/python benchmarks/transform.py [--meters 1000] [--interval-minutes 15] [--days 0.125]
+    .venv/bin/python benchmarks/transform.py [--meters 1000] [--interval-minutes 15] [--days 1]
         [--factor 10] [--repeats 3] [--seed 1]
-
-D defaults to 0.125 days (3 hours of syncs) so that the script ends in about 20 minutes; see
-DEFAULT_DAYS.
 """
 
 from __future__ import annotations
@@ -74,9 +71,9 @@ FAILED_READ_RATE = 0.02
 POLL_SPACING = timedelta(milliseconds=120)
 #: Syncs of history landed per transaction (binary COPY of all their rows at once).
 SYNCS_PER_BATCH = 96
-#: D. Three hours, not three days: meter_shadows (a table, rebuilt on every run) costs meters x
-#: snapshot rows, so with 1,000 meters one run over 30 days of history takes over an hour.
-DEFAULT_DAYS = 0.125
+#: D: one day of syncs, so the script takes about three minutes (--days 3, three versus
+#: thirty days, about six).
+DEFAULT_DAYS = 1.0
 
 DBT = Path(sys.executable).with_name("dbt")
 TARGET_PATH = "target/bench-transform"
