@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from dagster_project.cli_emop import emop, simulate
+from dagster_project.cli_tariff import tariff
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection, embedded
 
@@ -122,6 +123,7 @@ def dev(port: int) -> None:
 
 main.add_command(emop)
 main.add_command(simulate)
+main.add_command(tariff)
 
 if __name__ == "__main__":
     main()

@@ -194,6 +194,30 @@ METER_EVENT_LOG = RawTable(
     ("primary key (meter_id, event_timestamp, event_id, event_set)",),
 )
 
+TARIFF_CHANGE_REQUESTS = RawTable(
+    "tariff_change_requests",
+    _columns(
+        "request_id uuid!",
+        "target_kind text!",
+        "meter_id uuid",
+        "serial text",
+        "esco uuid",
+        "tariff jsonb!",
+        "activation_at timestamptz!",
+        "requested_by text!",
+        "requested_at timestamptz!",
+    ),
+    (
+        "primary key (request_id)",
+        "check (target_kind in ('meter', 'esco'))",
+        "check (target_kind <> 'meter' or "
+        "(meter_id is not null and serial is not null and esco is null))",
+        "check (target_kind <> 'esco' or "
+        "(esco is not null and meter_id is null and serial is null))",
+        "check (jsonb_typeof(tariff) = 'object')",
+    ),
+)
+
 RAW_TABLES: tuple[RawTable, ...] = (
     METER_REGISTRY,
     METER_REGISTRY_REJECTS,
@@ -201,6 +225,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     METER_SYNC_SNAPSHOTS,
     PROFILE_LOG_1,
     METER_EVENT_LOG,
+    TARIFF_CHANGE_REQUESTS,
 )
 
 _INDEXES = (

@@ -1,0 +1,393 @@
+"""`flows tariff set` as an operator runs it, against a real registry in PostgreSQL."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import set_json_loads
+
+from dagster_project.paths import PROJECT_ROOT
+from dagster_project.registry import parse_registry_csv
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
+from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from tests.dbt_cli import run_dbt
+from tests.helpers import registry_csv, registry_row
+
+FLOWS = str(Path(sys.executable).with_name("flows"))
+
+ESCO_TWINS = "11111111-1111-4111-8111-111111111111"  # two C1.w, a passive one, one without prepay
+ESCO_MIXED = "22222222-2222-4222-8222-222222222222"  # a C1.w and a B1.w
+ESCO_IDLE = "33333333-3333-4333-8333-333333333333"  # only a passive meter
+ESCO_UNKNOWN = "44444444-4444-4444-8444-444444444444"
+
+METERS = [
+    registry_row(0, esco=ESCO_TWINS),
+    registry_row(1, esco=ESCO_TWINS),
+    registry_row(2, esco=ESCO_TWINS, mode="passive"),
+    registry_row(3, esco=ESCO_TWINS, prepay_enabled="false"),
+    registry_row(4, esco=ESCO_MIXED),
+    registry_row(5, esco=ESCO_MIXED, hardware="B1.w"),
+    registry_row(6, esco=ESCO_IDLE, mode="passive"),
+    registry_row(7, hardware="B1.w"),
+]
+TWIN, TWIN_2, PASSIVE, NO_PREPAY, MIXED_TWIN, MIXED_SINGLE, IDLE, SINGLE = (
+    meter["serial"] for meter in METERS
+)
+METER_ID = {meter["serial"]: uuid.UUID(meter["id"]) for meter in METERS}
+
+
+def last_sunday(year: int, month: int) -> date:
+    """UK clocks change on the last Sunday of March and of October."""
+    day = date(year, month + 1, 1) - timedelta(days=1)
+    return day - timedelta(days=(day.weekday() - 6) % 7)
+
+
+# A year that stays in the future whenever the suite runs.
+YEAR = datetime.now(UTC).year + 1
+SPRING_FORWARD = last_sunday(YEAR, 3)
+FALL_BACK = last_sunday(YEAR, 10)
+
+TARIFF = (
+    "--standing-charge", "0.5868",
+    "--unit-rate-a", "0.2843",
+    "--ecredit-availability", "10.00",
+    "--debt-recovery-rate", "0.25",
+    "--emergency-credit", "15.00",
+)  # fmt: skip
+RATE_B = ("--unit-rate-b", "0.15")
+APRIL_FIRST = ("--from", f"{YEAR}-04-01T00:00")
+
+
+@contextmanager
+def private_database(server_url: str) -> Iterator[str]:
+    """A database of this module's own: no other test's registry, and no dbt run until ours."""
+    name = f"flows_tariff_{secrets.token_hex(4)}"
+    with connection.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield connection.with_database(server_url, name)
+    finally:
+        with connection.connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+def load_registry(url: str, rows: list[dict[str, str]]) -> None:
+    parsed = parse_registry_csv(registry_csv(rows).splitlines(keepends=True))
+    assert parsed.rejects == []
+    with connection.connect(url) as conn:
+        ensure_raw_tables(conn)
+        replace_registry(conn, parsed.meters, [], "registry.csv", datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def url(database_url: str) -> Iterator[str]:
+    with private_database(database_url) as private_url:
+        load_registry(private_url, METERS)
+        yield private_url
+
+
+@pytest.fixture
+def conn(url: str) -> Iterator[psycopg.Connection]:
+    with connection.connect(url, autocommit=True) as conn:
+        # Money comes back exactly as stored, not through float.
+        set_json_loads(partial(json.loads, parse_float=Decimal), conn)
+        yield conn
+
+
+def flows_tariff(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, connection.DATABASE_URL_ENV: url}
+    return subprocess.run(
+        [FLOWS, "tariff", "set", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
+
+
+COLUMNS = (
+    "request_id",
+    "target_kind",
+    "meter_id",
+    "serial",
+    "esco",
+    "tariff",
+    "activation_at",
+    "requested_by",
+    "requested_at",
+)
+
+
+def stored(conn: psycopg.Connection) -> list[tuple]:
+    query = sql.SQL("select {} from flows_raw.tariff_change_requests order by requested_at")
+    return conn.execute(query.format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))).fetchall()
+
+
+def request_id_of(output: str) -> uuid.UUID:
+    first = output.splitlines()[0]
+    assert first.startswith("tariff change request "), output
+    return uuid.UUID(first.split()[3])
+
+
+def test_a_meter_request_is_stored_once_with_its_json_and_utc_activation(
+    url: str, conn: psycopg.Connection
+) -> None:
+    before = stored(conn)
+    result = flows_tariff(
+        url, "--serial", TWIN, *TARIFF, *RATE_B, *APRIL_FIRST, "--requested-by", "alice"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    request_id = request_id_of(result.stdout)
+
+    new = [row for row in stored(conn) if row not in before]
+    assert len(new) == 1
+    row = dict(zip(COLUMNS, new[0], strict=True))
+    assert (row["request_id"], row["target_kind"], row["meter_id"], row["serial"], row["esco"]) == (
+        request_id,
+        "meter",
+        METER_ID[TWIN],
+        TWIN,
+        None,
+    )
+    assert row["tariff"] == {
+        "standing_charge": Decimal("0.5868"),
+        "unit_rate_element_a": Decimal("0.2843"),
+        "unit_rate_element_b": Decimal("0.15"),
+        "prepayment_ecredit_availability": Decimal("10.00"),
+        "prepayment_debt_recovery_rate": Decimal("0.25"),
+        "prepayment_emergency_credit": Decimal("15.00"),
+        "activation_datetime": f"{YEAR}-04-01T00:00:00",
+    }
+    # BST: local midnight is 23:00 UTC the day before.
+    assert row["activation_at"] == datetime(YEAR, 3, 31, 23, 0, tzinfo=UTC)
+    assert row["requested_by"] == "alice"
+    assert datetime.now(UTC) - row["requested_at"] < timedelta(minutes=5)
+    assert f"meter {TWIN} ({METER_ID[TWIN]}): unit rate A 0.2843 GBP/kWh, B 0.15" in result.stdout
+    # Numbers in the JSON itself, as the Meter Domain page shapes it.
+    (kind,) = conn.execute(
+        "select jsonb_typeof(tariff -> 'standing_charge') from flows_raw.tariff_change_requests "
+        "where request_id = %s",
+        (request_id,),
+    ).fetchone()
+    assert kind == "number"
+
+
+def test_a_single_rate_request_after_the_autumn_change_defaults_to_the_os_user(
+    url: str, conn: psycopg.Connection
+) -> None:
+    result = flows_tariff(url, "--serial", SINGLE, *TARIFF, "--from", f"{YEAR}-11-01T00:00")
+    assert result.returncode == 0, result.stderr
+    request_id = request_id_of(result.stdout)
+    tariff, activation_at, requested_by = conn.execute(
+        "select tariff, activation_at, requested_by from flows_raw.tariff_change_requests "
+        "where request_id = %s",
+        (request_id,),
+    ).fetchone()
+    assert tariff["unit_rate_element_b"] is None
+    assert activation_at == datetime(YEAR, 11, 1, 0, 0, tzinfo=UTC)  # GMT again
+    assert requested_by == getpass.getuser()
+
+
+def test_an_esco_request_covers_its_active_prepay_meters(
+    url: str, conn: psycopg.Connection
+) -> None:
+    result = flows_tariff(url, "--esco", ESCO_TWINS, *TARIFF, *RATE_B, *APRIL_FIRST)
+    assert result.returncode == 0, result.stderr
+    request_id = request_id_of(result.stdout)
+    assert f"stored for ESCO {ESCO_TWINS} (2 meters)" in result.stdout
+    meter_lines = [line for line in result.stdout.splitlines() if line.startswith("  meter ")]
+    assert [line.split()[1] for line in meter_lines] == [TWIN, TWIN_2]  # not passive, not off
+
+    kind, meter_id, serial, esco, tariff = conn.execute(
+        "select target_kind, meter_id, serial, esco, tariff "
+        "from flows_raw.tariff_change_requests where request_id = %s",
+        (request_id,),
+    ).fetchone()
+    assert (kind, meter_id, serial, esco) == ("esco", None, None, uuid.UUID(ESCO_TWINS))
+    assert tariff["unit_rate_element_b"] == Decimal("0.15")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(
+            ("--serial", "EML2999999999", *TARIFF, *RATE_B, *APRIL_FIRST),
+            ["meter EML2999999999: serial = 'EML2999999999': not in the meter registry"],
+            id="unknown serial",
+        ),
+        pytest.param(
+            ("--serial", PASSIVE, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"meter {PASSIVE}: mode = 'passive': the meter is not active"],
+            id="passive meter",
+        ),
+        pytest.param(
+            ("--serial", NO_PREPAY, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"meter {NO_PREPAY}: prepay_enabled = 'false': prepayment is disabled"],
+            id="prepay disabled",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, *APRIL_FIRST),
+            [f"meter {TWIN}: unit_rate_element_b = (not given): the meter is dual-rate"],
+            id="missing unit rate B",
+        ),
+        pytest.param(
+            ("--serial", SINGLE, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"meter {SINGLE}: unit_rate_element_b = '0.15': the meter is single-rate"],
+            id="extra unit rate B",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, "--unit-rate-b", "-0.15", *APRIL_FIRST),
+            [f"meter {TWIN}: unit_rate_element_b = '-0.15': must not be negative"],
+            id="negative rate",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, *RATE_B, "--from", "2020-01-01T00:00"),
+            [f"meter {TWIN}: activation_datetime = '2020-01-01T00:00': activation must be in"],
+            id="past activation",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, *RATE_B, "--from", f"{SPRING_FORWARD}T01:30"),
+            [f"{SPRING_FORWARD}T01:30 does not exist in UK time"],
+            id="non-existent local time",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, *RATE_B, "--from", f"{FALL_BACK}T01:30"),
+            [f"{FALL_BACK}T01:30 is ambiguous in UK time", "choose a time that happens once"],
+            id="ambiguous local time",
+        ),
+        pytest.param(
+            ("--esco", ESCO_MIXED, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"meter {MIXED_SINGLE}: unit_rate_element_b = '0.15': the meter is single-rate"],
+            id="esco with a meter that fails",
+        ),
+        pytest.param(
+            ("--esco", ESCO_IDLE, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"ESCO {ESCO_IDLE}: esco = '{ESCO_IDLE}': the ESCO has no active meter"],
+            id="esco without active prepay meters",
+        ),
+        pytest.param(
+            ("--esco", ESCO_UNKNOWN, *TARIFF, *RATE_B, *APRIL_FIRST),
+            [f"ESCO {ESCO_UNKNOWN}: esco = '{ESCO_UNKNOWN}': the ESCO has no active meter"],
+            id="unknown esco",
+        ),
+    ],
+)
+def test_an_invalid_request_exits_2_names_the_problem_and_stores_nothing(
+    url: str, conn: psycopg.Connection, args: tuple[str, ...], expected: list[str]
+) -> None:
+    before = stored(conn)
+    result = flows_tariff(url, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    for text in expected:
+        assert text in result.stderr
+    assert result.stderr.rstrip().endswith("nothing stored")
+    assert result.stdout == ""
+    assert stored(conn) == before
+
+
+def test_every_problem_is_printed_one_a_line(url: str, conn: psycopg.Connection) -> None:
+    before = stored(conn)
+    args = ("--serial", PASSIVE, "--standing-charge", "7", "--unit-rate-a", "0.1234567")
+    args += ("--ecredit-availability", "10", "--debt-recovery-rate", "-1")
+    args += ("--emergency-credit", "abc", "--from", f"{SPRING_FORWARD}T01:30")
+    result = flows_tariff(url, *args)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(" = ")[0] for line in lines[:-1]] == [
+        f"meter {PASSIVE}: standing_charge",
+        f"meter {PASSIVE}: unit_rate_element_a",
+        f"meter {PASSIVE}: prepayment_debt_recovery_rate",
+        f"meter {PASSIVE}: prepayment_emergency_credit",
+        f"meter {PASSIVE}: activation_datetime",
+        f"meter {PASSIVE}: mode",
+        f"meter {PASSIVE}: unit_rate_element_b",
+    ]
+    assert lines[-1] == "refused: 7 problem(s), nothing stored"
+    assert stored(conn) == before
+
+
+def test_serial_and_esco_together_is_a_usage_error(url: str, conn: psycopg.Connection) -> None:
+    before = stored(conn)
+    result = flows_tariff(url, "--serial", TWIN, "--esco", ESCO_TWINS, *TARIFF, *APRIL_FIRST)
+    assert result.returncode == 2
+    assert "exactly one of --serial or --esco" in result.stderr
+    assert stored(conn) == before
+
+
+def test_help_states_the_bounds(url: str) -> None:
+    result = flows_tariff(url, "--help")
+    assert result.returncode == 0
+    assert "standing charge        <= 1.00 per day" in result.stdout
+    assert "debt recovery rate     <= 50 per day" in result.stdout
+
+
+def snapshot_row(meter: dict[str, str], sync_id: uuid.UUID, at: datetime, hardware: str) -> tuple:
+    values = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
+    values.update(sync_id=sync_id, meter_id=uuid.UUID(meter["id"]), serial=meter["serial"])
+    values.update(polled_at=at, finished_at=at, outcome="ok", hardware=hardware)
+    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+
+
+def test_registers_from_the_mart_override_the_registry_hardware(database_url: str) -> None:
+    """A meter exchanged for a single-rate model: the registry still says C1.w, the meter says
+    B1.w. Before dbt the registry decides (dual-rate); once meter_registers is built, it does."""
+    exchanged = registry_row(20, esco=ESCO_TWINS)
+    with private_database(database_url) as url:
+        load_registry(url, [exchanged])
+        single_rate = ("--serial", exchanged["serial"], *TARIFF, *APRIL_FIRST)
+
+        before_dbt = flows_tariff(url, *single_rate)
+        assert before_dbt.returncode == 2
+        assert "dual-rate (registers A and B, from its registry hardware 'C1.w')" in (
+            before_dbt.stderr
+        )
+
+        at = datetime.now(UTC) - timedelta(minutes=5)
+        sync_id = uuid.uuid4()
+        with connection.connect(url) as conn:
+            load_sync(
+                conn,
+                SyncHeader(sync_id, at, at, 1, 0, 0, None),
+                [snapshot_row(exchanged, sync_id, at, "B1.w")],
+            )
+        build = run_dbt(url, "run", "--select", "+meter_registers")
+        assert build.returncode == 0, build.stdout[-4000:]
+        with connection.connect(url) as conn:
+            registers = conn.execute(
+                "select element, status from flows.meter_registers order by element"
+            ).fetchall()
+        assert registers == [("A", "replaced"), ("B", "replaced"), ("SINGLE", "enabled")]
+
+        after_dbt = flows_tariff(url, *single_rate)
+        assert after_dbt.returncode == 0, after_dbt.stderr
+        with_b = flows_tariff(url, *single_rate, *RATE_B)
+        assert with_b.returncode == 2
+        assert "single-rate (register SINGLE, from its registers in flows.meter_registers)" in (
+            with_b.stderr
+        )
+        with connection.connect(url) as conn:
+            (count,) = conn.execute(
+                "select count(*) from flows_raw.tariff_change_requests"
+            ).fetchone()
+        assert count == 1
