@@ -110,6 +110,15 @@ def test_incremental_runs_end_as_a_full_rebuild(private_database: str) -> None:
     load_syncs(url, [32], shift=-timedelta(hours=3, minutes=30))
     dbt_run(url)
     incremental = mart_rows(url)
+    with connection.connect(url) as conn:
+        watermarks = conn.execute(
+            "select model, synced_through from flows_staging.history_watermarks"
+        ).fetchall()
+        (latest,) = conn.execute(
+            "select max(polled_at) from flows_raw.meter_sync_snapshots"
+        ).fetchone()
+    # Each history model remembers the latest sync it saw, the window start of its next run.
+    assert dict(watermarks) == dict.fromkeys(INCREMENTAL_MARTS[:4], latest)
 
     dbt_run(url, "--full-refresh")
     rebuilt = mart_rows(url)

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['meter_id', 'timestamp'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook="{{ record_history_watermark() }}",
-    )
-}}
-
 -- Health history: a row when a meter's health or the reason for it changes (a meter failing
 -- with a different error counts). Passive meters are never polled and have no health.
 with

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['meter_id', 'timestamp'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook="{{ record_history_watermark() }}",
-    )
-}}
-
 -- Balance history: a row when a meter's balance or emergency credit differs from its previous
 -- reading (macros/history.sql).
 with

@@ -1,13 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key=['meter_id', 'timestamp'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        post_hook="{{ record_history_watermark() }}",
-    )
-}}
-
 -- Signal quality history: a row when a meter's CSQ differs from its previous reading.
 with
 
