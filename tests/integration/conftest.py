@@ -8,13 +8,12 @@ pointing at the session's own database, exactly as a user's environment would.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
-from psycopg import sql
 
 from dagster_project.warehouse import connection, embedded
+from tests.integration.databases import scratch_database
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,23 +24,18 @@ def database_url() -> Iterator[str]:
         started_embedded = not embedded.status().running
         server_url = embedded.start()
 
-    name = f"flows_test_{secrets.token_hex(4)}"
-    with connection.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    test_url = connection.with_database(server_url, name)
     previous = os.environ.get(connection.DATABASE_URL_ENV)
-    os.environ[connection.DATABASE_URL_ENV] = test_url
     try:
-        yield test_url
+        with scratch_database(server_url, "flows_test") as test_url:
+            os.environ[connection.DATABASE_URL_ENV] = test_url
+            try:
+                yield test_url
+            finally:
+                if previous is None:
+                    os.environ.pop(connection.DATABASE_URL_ENV, None)
+                else:
+                    os.environ[connection.DATABASE_URL_ENV] = previous
     finally:
-        if previous is None:
-            os.environ.pop(connection.DATABASE_URL_ENV, None)
-        else:
-            os.environ[connection.DATABASE_URL_ENV] = previous
-        with connection.connect(server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
         if started_embedded:
             embedded.stop()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 import threading
 import time
@@ -18,7 +17,6 @@ from typing import Any
 
 import pytest
 from dagster import DefaultSensorStatus, Definitions, build_sensor_context
-from psycopg import sql
 
 from dagster_project.alerts import (
     WEBHOOK_URL_ENV,
@@ -38,6 +36,7 @@ from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
+from tests.integration.databases import scratch_database
 
 # The cast: registry_row(n) gives serial EML22000000nn.
 A, B, C, D, E, F = range(6)  # C joins the registry later; F stays healthy throughout
@@ -97,18 +96,10 @@ def dbt_run(url: str, *args: str) -> float:
 @contextmanager
 def private_database(server_url: str, prefix: str) -> Iterator[str]:
     """A database of its own with the raw tables: other tests' meters would be alerted too."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    with connection.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        url = connection.with_database(server_url, name)
+    with scratch_database(server_url, prefix) as url:
         with connection.connect(url) as conn:
             ensure_raw_tables(conn)
         yield url
-    finally:
-        with connection.connect(server_url, autocommit=True) as conn:
-            drop = sql.SQL("drop database if exists {} with (force)")
-            conn.execute(drop.format(sql.Identifier(name)))
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,12 @@ are each caught, naming the meters."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dagster import AssetCheckSeverity, materialize
-from psycopg import sql
 
 from dagster_project.defs.dbt import flows_dbt_models
 from dagster_project.defs.fleet_checks import (
@@ -24,8 +22,8 @@ from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
 from dagster_project.defs.sync import meter_sync
 from dagster_project.emop.simulator import FleetConfig
-from dagster_project.warehouse import connection
 from tests.fleet_thread import FleetThread
+from tests.integration.databases import scratch_database
 
 METERS = 10
 MONEY = 100_000  # simulator balance units per GBP
@@ -43,16 +41,8 @@ FLEET_CHECK_NAMES = {spec.name for check in fleet_health_checks for spec in chec
 
 @pytest.fixture(scope="module")
 def private_database(database_url: str) -> Iterator[str]:
-    name = f"flows_checks_{secrets.token_hex(4)}"
-    with connection.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield connection.with_database(database_url, name)
-    finally:
-        with connection.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+    with scratch_database(database_url, "flows_checks") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ commits late."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
+from tests.integration.databases import scratch_database
 
 INCREMENTAL_MARTS = (
     "meter_prepay_balance",
@@ -82,21 +82,12 @@ def mart_rows(url: str) -> dict[str, list[tuple]]:
 @pytest.fixture
 def private_database(database_url: str) -> Iterator[str]:
     """A database of its own: the incremental state must not see other tests' syncs."""
-    name = f"flows_incremental_{secrets.token_hex(4)}"
-    with connection.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = connection.with_database(database_url, name)
-    try:
+    with scratch_database(database_url, "flows_incremental") as url:
         with connection.connect(url) as conn:
             ensure_raw_tables(conn)
             parsed = parse_registry_csv(registry_csv(METERS).splitlines(keepends=True))
             replace_registry(conn, parsed.meters, [], "registry.csv", FIRST_SYNC)
         yield url
-    finally:
-        with connection.connect(database_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
 
 
 def test_incremental_runs_end_as_a_full_rebuild(private_database: str) -> None:

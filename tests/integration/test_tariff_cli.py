@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import secrets
 import subprocess
 import sys
 import uuid
@@ -29,6 +28,7 @@ from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
+from tests.integration.databases import scratch_database
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 
@@ -78,16 +78,8 @@ APRIL_FIRST = ("--from", f"{YEAR}-04-01T00:00")
 @contextmanager
 def private_database(server_url: str) -> Iterator[str]:
     """A database of this module's own: no other test's registry, and no dbt run until ours."""
-    name = f"flows_tariff_{secrets.token_hex(4)}"
-    with connection.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield connection.with_database(server_url, name)
-    finally:
-        with connection.connect(server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+    with scratch_database(server_url, "flows_tariff") as url:
+        yield url
 
 
 def load_registry(url: str, rows: list[dict[str, str]]) -> None:
