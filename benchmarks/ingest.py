@@ -30,21 +30,12 @@ from pathlib import Path
 
 import pandas as pd
 from psycopg import sql
+from sample_tariffs import FUTURE, TARIFF
 from sqlalchemy import create_engine
 
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-
-TARIFF = {
-    "standing_charge": 0.51082,
-    "unit_rate_element_a": 0.2843,
-    "unit_rate_element_b": 0.15,
-    "prepayment_ecredit_availability": 10.0,
-    "prepayment_debt_recovery_rate": 0.25,
-    "prepayment_emergency_credit": 15.0,
-}
-FUTURE = {**TARIFF, "standing_charge": 0.5868, "activation_datetime": "2026-12-01T00:00:00"}
 
 
 def snapshot_rows(count: int, sync_id: uuid.UUID) -> list[tuple]:

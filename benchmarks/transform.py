@@ -36,6 +36,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from sample_tariffs import FUTURE, TARIFF
 
 from dagster_project.paths import DBT_PROJECT_DIR
 from dagster_project.registry import RegistryMeter
@@ -49,15 +50,6 @@ from dagster_project.warehouse.raw_tables import (
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 
-TARIFF = {
-    "standing_charge": 0.51082,
-    "unit_rate_element_a": 0.2843,
-    "unit_rate_element_b": 0.15,
-    "prepayment_ecredit_availability": 10.0,
-    "prepayment_debt_recovery_rate": 0.25,
-    "prepayment_emergency_credit": 15.0,
-}
-FUTURE = {**TARIFF, "standing_charge": 0.5868, "activation_datetime": "2026-12-01T00:00:00"}
 ERRORS = (
     ("MeterTimeoutError", "no answer within 30 s"),
     ("ConnectionRefusedError", "connection refused"),
