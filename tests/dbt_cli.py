@@ -13,9 +13,11 @@ from dagster_project.warehouse import connection
 
 def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **connection.dbt_profile_env(database_url)}
+    # Two test sessions at once on one checkout each need their own (FLOWS_TEST_DBT_TARGET).
+    target = os.environ.get("FLOWS_TEST_DBT_TARGET", "target/tests")
     dbt = str(Path(sys.executable).with_name("dbt"))
     return subprocess.run(
         [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-         str(DBT_PROJECT_DIR), "--target-path", "target/tests"],
+         str(DBT_PROJECT_DIR), "--target-path", target],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

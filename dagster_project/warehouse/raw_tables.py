@@ -218,6 +218,87 @@ TARIFF_CHANGE_REQUESTS = RawTable(
     ),
 )
 
+# The meters a tariff change request covers, fixed when it is stored: an ESCO-wide request
+# covers the ESCO's meters that passed the checks then, not whatever the ESCO holds later.
+TARIFF_CHANGE_REQUEST_METERS = RawTable(
+    "tariff_change_request_meters",
+    _columns("request_id uuid!", "meter_id uuid!", "serial text!"),
+    ("primary key (request_id, meter_id)",),
+)
+
+# One row per attempt to put a request's tariff on one meter (the write path's audit trail).
+TARIFF_PUSH_LOG = RawTable(
+    "tariff_push_log",
+    _columns(
+        "request_id uuid!",
+        "meter_id uuid!",
+        "serial text!",
+        "attempt int4!",
+        "started_at timestamptz!",
+        "finished_at timestamptz!",
+        "outcome text!",
+        # The meter's daylight-saving flag as read before writing, and the activation time as
+        # written: the meter's wall clock (UK local time with the flag set, else UTC).
+        "dst_enabled bool",
+        "meter_activation timestamp",
+        # When the writes were acknowledged; NULL when this attempt wrote nothing.
+        "written_at timestamptz",
+        "read_back jsonb",
+        "reason text",
+        "next_attempt_after timestamptz",
+        "flagged bool!",
+        "run_id text",
+    ),
+    (
+        "primary key (request_id, meter_id, attempt)",
+        "check (attempt >= 1)",
+        "check (outcome in ('verified', 'sent', 'failed', 'superseded'))",
+    ),
+)
+
+# Top-up tokens queued by operators; unique per meter so the same token is never queued twice.
+TOPUP_TOKENS = RawTable(
+    "topup_tokens",
+    _columns(
+        "token_id uuid!",
+        "meter_id uuid!",
+        "serial text!",
+        "token text!",
+        "requested_by text!",
+        "requested_at timestamptz!",
+    ),
+    (
+        "primary key (token_id)",
+        "unique (meter_id, token)",
+        "check (token ~ '^[0-9]{20}$')",
+    ),
+)
+
+# One row per attempt to send a token. The row is committed as 'sending' before any byte goes
+# to the meter and updated with the outcome after, so a crash mid-send leaves evidence.
+TOPUP_LOG = RawTable(
+    "topup_log",
+    _columns(
+        "token_id uuid!",
+        "meter_id uuid!",
+        "serial text!",
+        "attempt int4!",
+        "started_at timestamptz!",
+        "finished_at timestamptz",
+        "outcome text!",
+        "reason text",
+        "next_attempt_after timestamptz",
+        "flagged bool!",
+        "run_id text",
+    ),
+    (
+        "primary key (token_id, attempt)",
+        "check (attempt >= 1)",
+        "check (outcome in "
+        "('sending', 'applied', 'already_used', 'not_sent', 'unknown', 'rejected'))",
+    ),
+)
+
 RAW_TABLES: tuple[RawTable, ...] = (
     METER_REGISTRY,
     METER_REGISTRY_REJECTS,
@@ -226,6 +307,10 @@ RAW_TABLES: tuple[RawTable, ...] = (
     PROFILE_LOG_1,
     METER_EVENT_LOG,
     TARIFF_CHANGE_REQUESTS,
+    TARIFF_CHANGE_REQUEST_METERS,
+    TARIFF_PUSH_LOG,
+    TOPUP_TOKENS,
+    TOPUP_LOG,
 )
 
 _INDEXES = (
