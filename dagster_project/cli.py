@@ -10,6 +10,7 @@ import click
 
 from dagster_project.cli_emop import emop, simulate
 from dagster_project.cli_tariff import tariff
+from dagster_project.cli_topup import topup
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection, embedded
 
@@ -124,6 +125,7 @@ def dev(port: int) -> None:
 main.add_command(emop)
 main.add_command(simulate)
 main.add_command(tariff)
+main.add_command(topup)
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from dagster_project import tariff_requests as tr
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
+from dagster_project.warehouse.write_store import insert_covered_meters
 
 # Click's own usage errors exit 2 too, so a refused request and a mistyped command look alike
 # to scripts: nothing was stored.
@@ -36,7 +37,7 @@ Limits (GBP, at most {tr.MONEY_DECIMAL_PLACES} decimal places, none negative):
 any of its meters fails. Problems go to stderr, one a line, with exit status 2."""
 
 
-def _os_user() -> str:
+def os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name in the environment nor in the password file
@@ -85,7 +86,7 @@ def set_tariff(
         prepayment_emergency_credit=emergency_credit,
         activation=activation,
     )
-    requester = _os_user() if requested_by is None else requested_by
+    requester = os_user() if requested_by is None else requested_by
     now = datetime.now(UTC)
 
     database = connection.resolve_database()
@@ -101,6 +102,7 @@ def set_tariff(
                 if check.ok:
                     request = tr.build_request(target, check, requester, requested_at=now)
                     insert_request(conn, request)
+                    insert_covered_meters(conn, request, check.meters)
     except psycopg.OperationalError as error:
         click.echo(f"error: database {database.display_url}: {error}", err=True)
         sys.exit(1)

@@ -17,11 +17,20 @@ from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
 from dagster_project.defs.sensors import meter_alerts_sensor
 from dagster_project.defs.sync import meter_sync
+from dagster_project.defs.writes import OPERATOR_INPUTS, meter_writes
 
 stale_checks = freshness_checks(flows_dbt_models)
 
 defs = Definitions(
-    assets=[meter_registry_raw, meter_sync, profile_log_1, meter_event_log, flows_dbt_models],
+    assets=[
+        meter_registry_raw,
+        meter_sync,
+        meter_writes,
+        *OPERATOR_INPUTS,
+        profile_log_1,
+        meter_event_log,
+        flows_dbt_models,
+    ],
     asset_checks=[*raw_snapshot_checks, *fleet_health_checks, *stale_checks],
     jobs=[flows_pipeline_job, daily_logs_job],
     schedules=[fleet_sync_schedule, daily_logs_schedule],

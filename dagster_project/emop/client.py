@@ -103,6 +103,8 @@ class _Channel:
     sequence: int = 0
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
+    #: Whether the current attempt has started writing its request to the socket.
+    request_sent: bool = False
 
     def next_sequence(self) -> int:
         self.sequence = (self.sequence + 1) % 8
@@ -163,6 +165,24 @@ class EmopClient:
 
     async def write_clock(self, meter: MeterEndpoint, moment: datetime | None = None) -> None:
         await self.write(meter, o.CLOCK, encode_time_record(moment or self._now()))
+
+    async def send_token(self, meter: MeterEndpoint, token: str) -> None:
+        """Write a top-up token exactly once: no resend here, whatever happens.
+
+        A lost answer leaves the outcome unknown, so resending is the caller's decision. A
+        failure's `request_sent` is False only when no byte of the request left this machine
+        (the connection could not even be made), which makes a later resend certainly safe."""
+        obj = o.PREPAY_TOKEN
+        request = data.DefaultRecord(obj.object_id, write=True, payload=obj.encode(token))
+        frame = await self._exchange(meter, obj.name, request.encode(), attempts=1)
+        try:
+            record = data.decode_default(frame.data)
+            if record.object_id != obj.object_id:
+                raise UnexpectedResponseError(
+                    f"response is for object {record.object_id:06X}", received=frame.data
+                )
+        except EmopError as error:
+            raise error.with_context(meter=meter.label, object_name=obj.name) from None
 
     async def write_future_tariff(self, meter: MeterEndpoint, tariff: Tariff) -> None:
         for obj, payload in future_tariff_writes(tariff):
@@ -421,13 +441,22 @@ class EmopClient:
         if channel is not None:
             channel.close()
 
-    async def _exchange(self, meter: MeterEndpoint, object_name: str, request: bytes) -> Frame:
+    async def _exchange(
+        self,
+        meter: MeterEndpoint,
+        object_name: str,
+        request: bytes,
+        *,
+        attempts: int | None = None,
+    ) -> Frame:
         """Send one request and return the checked response frame, with retries and spacing."""
         settings = self.settings
+        attempts = attempts or settings.attempts
         channel = self._channel(meter)
         async with channel.lock:
-            for attempt in range(1, settings.attempts + 1):
+            for attempt in range(1, attempts + 1):
                 await _wait_gap(channel, settings.min_gap_seconds)
+                channel.request_sent = False
                 try:
                     async with asyncio.timeout(settings.timeout_seconds):
                         return await self._send_receive(channel, request)
@@ -441,7 +470,8 @@ class EmopClient:
                     channel.last_exchange_end = time.monotonic()
                 channel.close()
                 error.with_context(meter=meter.label, object_name=object_name)
-                if not error.retryable or attempt == settings.attempts:
+                error.request_sent = channel.request_sent
+                if not error.retryable or attempt == attempts:
                     raise error
                 await asyncio.sleep(settings.backoff(attempt, self._rng))
         raise AssertionError("unreachable")  # pragma: no cover
@@ -455,6 +485,7 @@ class EmopClient:
             destination=0, source=self.settings.source_address, sequence=sequence, data=request
         )
         try:
+            channel.request_sent = True
             channel.writer.write(frame.encode())
             await channel.writer.drain()
             raw = await read_frame_bytes(channel.reader)

@@ -27,6 +27,9 @@ class EmopError(Exception):
 
     #: Whether trying the same request again may succeed.
     retryable = True
+    #: Whether the request's bytes may have reached the meter. Only a write that must not be
+    #: repeated (a top-up token) tracks it; everything else assumes the worst.
+    request_sent = True
 
     def __init__(
         self,

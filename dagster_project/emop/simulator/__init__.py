@@ -44,8 +44,12 @@ Command-line entry (blocks until SIGINT/SIGTERM)::
     # the single-process form, for an already running event loop
 
 Prepay tokens: a 20-digit token credits its first five digits in pence (00500... = £5.00); a
-token the meter has already accepted is acknowledged again but credits nothing. Each accepted
-token adds event 48 to the event log.
+token the meter has already accepted is refused with NAK 6 (access denied) and credits nothing.
+Each accepted token adds event 48 to the event log.
+
+Future tariffs: writes to the future-set objects are stored; the set becomes active once the
+meter's own clock reaches the activation time, read as UK local time when the meter's DST flag
+is set and as UTC when it is not.
 
 Nothing here imports Dagster or SQL libraries.
 """

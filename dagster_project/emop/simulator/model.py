@@ -631,14 +631,15 @@ def _write_prepay(m: MeterModel, payload: bytes, t: float, base: float) -> None:
 
 
 def _write_token(m: MeterModel, payload: bytes, t: float, base: float) -> None:
-    """Credit the token's first five digits in pence; a token already used credits nothing."""
+    """Credit the token's first five digits in pence. Like a prepayment meter, it remembers
+    the tokens it accepted and refuses one it has seen (NAK 6, access denied)."""
     token = payload.decode("ascii", "replace")
     if not token.isdigit():
         raise Refused(AckNak.FORMAT_ERROR)
     if m.tokens is None:
         m.tokens = set()
     if token in m.tokens:
-        return
+        raise Refused(AckNak.ACCESS_DENIED)
     m.tokens.add(token)
     m.balance += token_credit_units(token)
     m._event(EVENT_TOPUP, m.clock_seconds(t, base))

@@ -17,6 +17,7 @@ from dagster_project.emop.data import (
     decode_event_log_response,
     decode_profile_log_response,
 )
+from dagster_project.emop.errors import AckNak
 from dagster_project.emop.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
 from dagster_project.emop.simulator.model import (
     EC,
@@ -401,7 +402,7 @@ def test_event_log_pages_are_newest_first_and_zero_padded() -> None:
     assert event_page(model, 9, t) == [] or total > 90
 
 
-def test_a_token_credits_its_first_five_digits_in_pence_once() -> None:
+def test_a_token_credits_its_first_five_digits_in_pence_once_and_is_refused_after() -> None:
     model = make_model(1)
     t = at_step(3, 10)
     before = model.ground_truth(t).prepay_balance
@@ -410,10 +411,12 @@ def test_a_token_credits_its_first_five_digits_in_pence_once() -> None:
     reply = exchange(model, write, t)
     assert reply.ack_nak == 0 and reply.data == bytes([1]) + o.PREPAY_TOKEN.id_bytes + b"\x01"
     assert model.ground_truth(t).prepay_balance == before + Decimal("12.50")
-    newest = event_page(model, 0, t)[0]
-    assert newest.event_id == EVENT_TOPUP
-    assert exchange(model, write, t).ack_nak == 0  # a used token is accepted but credits nothing
+    events = event_page(model, 0, t)
+    assert events[0].event_id == EVENT_TOPUP
+    repeat = exchange(model, write, t)  # a used token is refused and credits nothing
+    assert repeat.ack_nak == AckNak.ACCESS_DENIED
     assert model.ground_truth(t).prepay_balance == before + Decimal("12.50")
+    assert event_page(model, 0, t) == events
     bad = exchange(model, bytes([1]) + o.PREPAY_TOKEN.id_bytes + b"\x01" + b"12345", t)
     assert bad.ack_nak == 3
 

@@ -1,0 +1,276 @@
+"""The write path's tables: what is waiting to go to meters, and the record of every attempt."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from dagster_project.emop.tariffs import Tariff
+from dagster_project.tariff_push import PushAttempt, TariffChange
+from dagster_project.tariff_requests import MeterFacts, TariffChangeRequest, tariff_json_text
+from dagster_project.topups import FINAL, SENDING, UNCERTAIN, QueuedToken
+from dagster_project.warehouse.raw_tables import (
+    TARIFF_CHANGE_REQUEST_METERS,
+    TARIFF_PUSH_LOG,
+    TOPUP_LOG,
+    TOPUP_TOKENS,
+    RawTable,
+)
+
+#: pg_advisory_lock key held by a write-path run, so that two runs never send the same token.
+WRITE_PATH_LOCK = 7_301_042_001
+
+
+def _insert(conn: psycopg.Connection, table: RawTable, row: dict[str, Any]) -> None:
+    names = list(row)
+    conn.execute(
+        sql.SQL("insert into {} ({}) values ({})").format(
+            table.identifier,
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(map(sql.Placeholder, names)),
+        ),
+        row,
+    )
+
+
+# ---------------------------------------------------------------- requests and tokens in
+
+
+def insert_covered_meters(
+    conn: psycopg.Connection, request: TariffChangeRequest, meters: Sequence[MeterFacts]
+) -> None:
+    for meter in meters:
+        _insert(
+            conn,
+            TARIFF_CHANGE_REQUEST_METERS,
+            {"request_id": request.request_id, "meter_id": meter.meter_id, "serial": meter.serial},
+        )
+
+
+def insert_token(
+    conn: psycopg.Connection,
+    *,
+    meter_id: uuid.UUID,
+    serial: str,
+    token: str,
+    requested_by: str,
+    requested_at: datetime,
+) -> uuid.UUID | None:
+    """Queue a token; None when this meter already has it queued (tokens are single-use)."""
+    token_id = uuid.uuid4()
+    row = conn.execute(
+        sql.SQL(
+            "insert into {} (token_id, meter_id, serial, token, requested_by, requested_at) "
+            "values (%s, %s, %s, %s, %s, %s) on conflict (meter_id, token) do nothing "
+            "returning token_id"
+        ).format(TOPUP_TOKENS.identifier),
+        (token_id, meter_id, serial, token, requested_by, requested_at),
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+# ---------------------------------------------------------------- what is waiting
+
+
+_CHANGES = """
+with attempts as (
+    select
+        request_id,
+        meter_id,
+        count(*) as attempts,
+        (array_agg(outcome order by attempt desc))[1] as last_outcome,
+        (array_agg(next_attempt_after order by attempt desc))[1] as next_attempt_after,
+        bool_or(flagged) as flagged
+    from flows_raw.tariff_push_log
+    group by request_id, meter_id
+),
+
+changes as (
+    select
+        covered.request_id,
+        covered.meter_id,
+        covered.serial,
+        requests.requested_at,
+        requests.activation_at,
+        (requests.tariff ->> 'standing_charge')::numeric,
+        (requests.tariff ->> 'unit_rate_element_a')::numeric,
+        (requests.tariff ->> 'unit_rate_element_b')::numeric,
+        (requests.tariff ->> 'prepayment_ecredit_availability')::numeric,
+        (requests.tariff ->> 'prepayment_debt_recovery_rate')::numeric,
+        (requests.tariff ->> 'prepayment_emergency_credit')::numeric,
+        coalesce(attempts.attempts, 0),
+        attempts.last_outcome,
+        attempts.next_attempt_after,
+        coalesce(attempts.flagged, false) as flagged
+    from flows_raw.tariff_change_request_meters as covered
+    inner join flows_raw.tariff_change_requests as requests using (request_id)
+    left join attempts using (request_id, meter_id)
+)
+
+-- Every change of each meter that has one still open: which one it gets depends on them all.
+select * from changes
+where meter_id in (
+    select meter_id from changes
+    where not flagged and coalesce(last_outcome, '') not in ('verified', 'superseded')
+)
+order by serial, requested_at
+"""
+
+
+def open_changes(conn: psycopg.Connection) -> list[TariffChange]:
+    return [TariffChange(*row) for row in conn.execute(_CHANGES)]
+
+
+_TOKENS = """
+with attempts as (
+    select
+        token_id,
+        count(*) as attempts,
+        (array_agg(outcome order by attempt desc))[1] as last_outcome,
+        (array_agg(next_attempt_after order by attempt desc))[1] as next_attempt_after,
+        bool_or(flagged) as flagged,
+        max(attempt) filter (where outcome = any(%(uncertain)s)) as uncertain_attempt,
+        bool_or(outcome = any(%(final)s)) as final
+    from flows_raw.topup_log
+    group by token_id
+)
+
+select
+    tokens.token_id,
+    tokens.meter_id,
+    tokens.serial,
+    tokens.token,
+    tokens.requested_at,
+    coalesce(attempts.attempts, 0),
+    attempts.last_outcome,
+    attempts.next_attempt_after,
+    coalesce(attempts.flagged, false),
+    attempts.uncertain_attempt
+from flows_raw.topup_tokens as tokens
+left join attempts using (token_id)
+where not coalesce(attempts.flagged, false) and not coalesce(attempts.final, false)
+order by tokens.requested_at, tokens.token_id
+"""
+
+
+def open_tokens(conn: psycopg.Connection) -> list[QueuedToken]:
+    params = {"uncertain": sorted(UNCERTAIN), "final": sorted(FINAL)}
+    return [QueuedToken(*row) for row in conn.execute(_TOKENS, params)]
+
+
+# ---------------------------------------------------------------- attempts
+
+
+def record_push(conn: psycopg.Connection, attempt: PushAttempt) -> None:
+    row = asdict(attempt)
+    row["read_back"] = None if attempt.read_back is None else _tariff_jsonb(attempt.read_back)
+    _insert(conn, TARIFF_PUSH_LOG, row)
+
+
+def _tariff_jsonb(tariff: Tariff) -> Jsonb:
+    values: dict[str, Decimal | str | None] = {}
+    for field in fields(tariff):
+        value = getattr(tariff, field.name)
+        values[field.name] = value.isoformat() if isinstance(value, datetime) else value
+    return Jsonb(values, dumps=tariff_json_text)
+
+
+def record_token_sending(
+    conn: psycopg.Connection, token: QueuedToken, started_at: datetime, run_id: str | None
+) -> int:
+    """Log the attempt as 'sending' and commit it, before any byte goes to the meter."""
+    attempt = token.attempts + 1
+    with conn.transaction():
+        _insert(
+            conn,
+            TOPUP_LOG,
+            {
+                "token_id": token.token_id,
+                "meter_id": token.meter_id,
+                "serial": token.serial,
+                "attempt": attempt,
+                "started_at": started_at,
+                "outcome": SENDING,
+                "flagged": False,
+                "run_id": run_id,
+            },
+        )
+    return attempt
+
+
+def record_token_outcome(
+    conn: psycopg.Connection,
+    token: QueuedToken,
+    attempt: int,
+    *,
+    outcome: str,
+    reason: str | None,
+    finished_at: datetime,
+    next_attempt_after: datetime | None,
+    flagged: bool,
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "update {} set outcome = %s, reason = %s, finished_at = %s, "
+                "next_attempt_after = %s, flagged = %s where token_id = %s and attempt = %s"
+            ).format(TOPUP_LOG.identifier),
+            (outcome, reason, finished_at, next_attempt_after, flagged, token.token_id, attempt),
+        )
+
+
+@contextmanager
+def write_path_lock(conn: psycopg.Connection) -> Iterator[bool]:
+    """Hold the write path's lock for the block; yields False when another run holds it."""
+    (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (WRITE_PATH_LOCK,)).fetchone()
+    try:
+        yield bool(locked)
+    finally:
+        if locked:
+            conn.execute("select pg_advisory_unlock(%s)", (WRITE_PATH_LOCK,))
+
+
+class WriteJournal:
+    """The write path's record of attempts, committed one by one as they happen."""
+
+    def __init__(self, conn: psycopg.Connection, run_id: str | None = None) -> None:
+        self.conn = conn
+        self.run_id = run_id
+
+    def push(self, attempt: PushAttempt) -> None:
+        with self.conn.transaction():
+            record_push(self.conn, attempt)
+
+    def token_sending(self, token: QueuedToken, started_at: datetime) -> int:
+        return record_token_sending(self.conn, token, started_at, self.run_id)
+
+    def token_outcome(
+        self,
+        token: QueuedToken,
+        attempt: int,
+        *,
+        outcome: str,
+        reason: str | None,
+        finished_at: datetime,
+        next_attempt_after: datetime | None,
+        flagged: bool,
+    ) -> None:
+        record_token_outcome(
+            self.conn,
+            token,
+            attempt,
+            outcome=outcome,
+            reason=reason,
+            finished_at=finished_at,
+            next_attempt_after=next_attempt_after,
+            flagged=flagged,
+        )

@@ -1,0 +1,233 @@
+"""One run of the write path: queued tokens and due tariff changes sent to their meters.
+
+Per meter, tokens go first (a household without credit is waiting), then the tariff push. Every
+attempt is written to the journal as it happens, so a run cut off midway leaves a true record.
+A meter's failure is its own: it is logged and retried on a later run, the rest carry on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Protocol
+
+from dagster_project.emop import objects as o
+from dagster_project.emop.client import EmopClient
+from dagster_project.emop.errors import EmopError
+from dagster_project.emop.state import MeterEndpoint
+from dagster_project.fleet_sync import RegisteredMeter
+from dagster_project.tariff_push import (
+    FAILED,
+    SENT,
+    VERIFIED,
+    PushAttempt,
+    TariffChange,
+    WriteRetryPolicy,
+    plan_meter,
+    read_back_differences,
+    settle,
+    superseded_attempt,
+    tariff_for_meter,
+)
+from dagster_project.topups import ALREADY_USED, APPLIED, QueuedToken, classify, masked
+
+
+class Journal(Protocol):
+    def push(self, attempt: PushAttempt) -> None: ...
+
+    def token_sending(self, token: QueuedToken, started_at: datetime) -> int: ...
+
+    def token_outcome(
+        self,
+        token: QueuedToken,
+        attempt: int,
+        *,
+        outcome: str,
+        reason: str | None,
+        finished_at: datetime,
+        next_attempt_after: datetime | None,
+        flagged: bool,
+    ) -> None: ...
+
+
+@dataclass
+class WriteReport:
+    """What a run did, for the asset's metadata and log."""
+
+    tariff_outcomes: Counter[str] = field(default_factory=Counter)
+    token_outcomes: Counter[str] = field(default_factory=Counter)
+    #: Attempts that did not succeed or were given up on: (serial, what, reason).
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Meters with work that were not contacted, and why.
+    waiting: dict[str, str] = field(default_factory=dict)
+    flagged: int = 0
+
+
+@dataclass(frozen=True)
+class MeterWork:
+    meter: RegisteredMeter
+    tokens: tuple[QueuedToken, ...]
+    push: TariffChange | None
+    displaced: tuple[TariffChange, ...]
+
+
+def plan_work(
+    meters: Iterable[RegisteredMeter],
+    changes: Iterable[TariffChange],
+    tokens: Iterable[QueuedToken],
+    now: datetime,
+) -> tuple[list[MeterWork], list[tuple[TariffChange, TariffChange]], dict[str, str]]:
+    """Who gets what this run: work per meter, changes superseded now, meters left waiting."""
+    by_id = {meter.id: meter for meter in meters}
+    changes_by_meter: dict[uuid.UUID, list[TariffChange]] = defaultdict(list)
+    for change in changes:
+        changes_by_meter[change.meter_id].append(change)
+    tokens_by_meter: dict[uuid.UUID, list[QueuedToken]] = defaultdict(list)
+    for token in tokens:
+        if token.due(now):
+            tokens_by_meter[token.meter_id].append(token)
+
+    work: list[MeterWork] = []
+    superseded: list[tuple[TariffChange, TariffChange]] = []
+    waiting: dict[str, str] = {}
+    for meter_id in sorted(changes_by_meter.keys() | tokens_by_meter.keys(), key=str):
+        plan = plan_meter(changes_by_meter.get(meter_id, []), now)
+        if plan.latest is not None:
+            superseded += [(change, plan.latest) for change in plan.superseded]
+        due_tokens = tuple(tokens_by_meter.get(meter_id, ()))
+        if plan.push is None and not due_tokens:
+            continue
+        meter = by_id.get(meter_id)
+        serial = plan.push.serial if plan.push else due_tokens[0].serial
+        if meter is None:
+            waiting[serial] = "not in the meter registry"
+        elif not meter.polled:
+            waiting[serial] = f"registry mode is {meter.mode!r}: only active meters are contacted"
+        else:
+            work.append(MeterWork(meter, due_tokens, plan.push, plan.displaced))
+    return work, superseded, waiting
+
+
+class WritePath:
+    """Carries out one run's plan with an EMOP client, recording every attempt."""
+
+    def __init__(
+        self,
+        client: EmopClient,
+        journal: Journal,
+        policy: WriteRetryPolicy,
+        clock: Callable[[], datetime],
+        run_id: str | None = None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.policy = policy
+        self.now = clock
+        self.run_id = run_id
+        self.report = WriteReport()
+
+    async def run(
+        self,
+        work: list[MeterWork],
+        superseded: list[tuple[TariffChange, TariffChange]],
+        waiting: dict[str, str],
+    ) -> WriteReport:
+        self.report.waiting.update(waiting)
+        for change, by in superseded:
+            self._record_push(superseded_attempt(change, by, self.now(), self.run_id))
+        by_endpoint = {item.meter.endpoint: item for item in work}
+
+        async def one(endpoint: MeterEndpoint) -> None:
+            await self._meter(by_endpoint[endpoint])
+
+        await self.client.for_each_meter(by_endpoint, one)
+        return self.report
+
+    async def _meter(self, work: MeterWork) -> None:
+        for token in work.tokens:
+            await self._send_token(work.meter, token)
+        if work.push is not None:
+            attempt = await self._push(work.meter, work.push)
+            if attempt.written_at is not None:
+                for change in work.displaced:
+                    self._record_push(
+                        superseded_attempt(change, work.push, self.now(), self.run_id)
+                    )
+
+    async def _send_token(self, meter: RegisteredMeter, token: QueuedToken) -> None:
+        started = self.now()
+        attempt = self.journal.token_sending(token, started)
+        error: EmopError | None = None
+        try:
+            await self.client.send_token(meter.endpoint, token.token)
+        except EmopError as raised:
+            error = raised
+        result = classify(token, error)
+        finished = self.now()
+        next_after = self.policy.next_attempt_after(attempt, finished) if result.retry else None
+        flagged = result.outcome not in (APPLIED, ALREADY_USED) and next_after is None
+        reason = result.reason
+        if flagged and result.retry:
+            reason = f"{reason}; gave up after {attempt} attempts"
+        self.journal.token_outcome(
+            token,
+            attempt,
+            outcome=result.outcome,
+            reason=reason,
+            finished_at=finished,
+            next_attempt_after=next_after,
+            flagged=flagged,
+        )
+        self.report.token_outcomes[result.outcome] += 1
+        if reason is not None and result.outcome != APPLIED:
+            self.report.problems.append((meter.serial, f"token {masked(token.token)}", reason))
+        self.report.flagged += flagged
+
+    async def _push(self, meter: RegisteredMeter, change: TariffChange) -> PushAttempt:
+        endpoint = meter.endpoint
+        started = self.now()
+        attempt = PushAttempt(
+            request_id=change.request_id,
+            meter_id=change.meter_id,
+            serial=change.serial,
+            attempt=change.attempts + 1,
+            started_at=started,
+            finished_at=started,
+            outcome=FAILED,
+            run_id=self.run_id,
+        )
+        try:
+            dst_enabled = bool(await self.client.read(endpoint, o.DST_FLAG))
+            wanted = tariff_for_meter(change, dst_enabled)
+            attempt = replace(
+                attempt, dst_enabled=dst_enabled, meter_activation=wanted.activation_datetime
+            )
+            held = await self.client.read_tariff(endpoint, future=True)
+            if read_back_differences(wanted, held):
+                # Reading first makes a retry after a lost read-back a read, not a rewrite.
+                await self.client.write_future_tariff(endpoint, wanted)
+                attempt = replace(attempt, written_at=self.now())
+                held = await self.client.read_tariff(endpoint, future=True)
+            differences = read_back_differences(wanted, held)
+            attempt = replace(
+                attempt,
+                outcome=FAILED if differences else VERIFIED,
+                read_back=held,
+                reason=("read back differs: " + "; ".join(differences)) if differences else None,
+            )
+        except EmopError as error:
+            outcome = SENT if attempt.written_at is not None else FAILED
+            attempt = replace(attempt, outcome=outcome, reason=str(error))
+        attempt = settle(replace(attempt, finished_at=self.now()), self.policy)
+        self._record_push(attempt)
+        return attempt
+
+    def _record_push(self, attempt: PushAttempt) -> None:
+        self.journal.push(attempt)
+        self.report.tariff_outcomes[attempt.outcome] += 1
+        self.report.flagged += attempt.flagged
+        if attempt.outcome in (SENT, FAILED) and attempt.reason:
+            self.report.problems.append((attempt.serial, "tariff", attempt.reason))
