@@ -14,8 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
+import psycopg
+
 from dagster_project.emop import objects as o
-from dagster_project.emop.client import EmopClient
+from dagster_project.emop import runner
+from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.fleet_sync import RegisteredMeter
@@ -33,6 +36,13 @@ from dagster_project.tariff_push import (
     tariff_for_meter,
 )
 from dagster_project.topups import ALREADY_USED, APPLIED, QueuedToken, classify, masked
+from dagster_project.warehouse.sync_store import registered_meters
+from dagster_project.warehouse.write_store import (
+    WriteJournal,
+    open_changes,
+    open_tokens,
+    write_path_lock,
+)
 
 
 class Journal(Protocol):
@@ -231,3 +241,26 @@ class WritePath:
         self.report.flagged += attempt.flagged
         if attempt.outcome in (SENT, FAILED) and attempt.reason:
             self.report.problems.append((attempt.serial, "tariff", attempt.reason))
+
+
+def run_write_path(
+    conn: psycopg.Connection,
+    settings: ClientSettings,
+    policy: WriteRetryPolicy,
+    clock: Callable[[], datetime],
+    run_id: str | None = None,
+) -> WriteReport | None:
+    """One run against the database `conn` (autocommit); None when another run is working."""
+    with write_path_lock(conn) as locked:
+        if not locked:
+            return None
+        work, superseded, waiting = plan_work(
+            registered_meters(conn), open_changes(conn), open_tokens(conn), clock()
+        )
+
+        async def go() -> WriteReport:
+            async with EmopClient(settings) as client:
+                path = WritePath(client, WriteJournal(conn, run_id), policy, clock, run_id)
+                return await path.run(work, superseded, waiting)
+
+        return runner.run(go())

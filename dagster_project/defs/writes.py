@@ -15,18 +15,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.emop import runner
-from dagster_project.emop.client import EmopClient
 from dagster_project.tariff_push import WriteRetryPolicy
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from dagster_project.warehouse.sync_store import registered_meters
-from dagster_project.warehouse.write_store import (
-    WriteJournal,
-    open_changes,
-    open_tokens,
-    write_path_lock,
-)
-from dagster_project.write_path import WritePath, WriteReport, plan_work
+from dagster_project.write_path import WriteReport, run_write_path
 
 from .resources import EmopSettings, WarehouseResource
 from .sync import DATABASE_RETRY, METER_SYNC_SNAPSHOTS, database_failure
@@ -105,14 +96,18 @@ def meter_writes(
         with warehouse.connect() as conn:
             conn.autocommit = True
             ensure_raw_tables(conn)
-            with write_path_lock(conn) as locked:
-                if not locked:
-                    context.log.warning("another write-path run is working; nothing sent")
-                    report = WriteReport()
-                else:
-                    report = _run(context, conn, config, emop)
+            report = run_write_path(
+                conn,
+                emop.client_settings(),
+                config.policy(),
+                clock=lambda: datetime.now(UTC),
+                run_id=context.run_id,
+            )
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "run the write path against", error) from error
+    if report is None:
+        context.log.warning("another write-path run holds the lock: nothing sent by this one")
+        report = WriteReport()
 
     for serial, what, reason in report.problems:
         context.log.warning("meter %s, %s: %s", serial, what, reason)
@@ -124,35 +119,6 @@ def meter_writes(
         metadata={**tariff_meta, **shared, "problems": MetadataValue.md(_problems_md(report))},
     )
     yield MaterializeResult(asset_key=TOPUP_LOG, metadata={**token_meta, **shared})
-
-
-def _run(
-    context: AssetExecutionContext,
-    conn: psycopg.Connection,
-    config: WritePathConfig,
-    emop: EmopSettings,
-) -> WriteReport:
-    now = datetime.now(UTC)
-    work, superseded, waiting = plan_work(
-        registered_meters(conn), open_changes(conn), open_tokens(conn), now
-    )
-    context.log.info(
-        "write path: %d meter(s) to contact, %d change(s) superseded, %d meter(s) waiting",
-        len(work), len(superseded), len(waiting),
-    )  # fmt: skip
-
-    async def go() -> WriteReport:
-        async with EmopClient(emop.client_settings()) as client:
-            path = WritePath(
-                client,
-                WriteJournal(conn, context.run_id),
-                config.policy(),
-                clock=lambda: datetime.now(UTC),
-                run_id=context.run_id,
-            )
-            return await path.run(work, superseded, waiting)
-
-    return runner.run(go())
 
 
 def _problems_md(report: WriteReport) -> str:

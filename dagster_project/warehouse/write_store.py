@@ -112,8 +112,10 @@ changes as (
         attempts.next_attempt_after,
         coalesce(attempts.flagged, false) as flagged
     from flows_raw.tariff_change_request_meters as covered
-    inner join flows_raw.tariff_change_requests as requests using (request_id)
-    left join attempts using (request_id, meter_id)
+    inner join flows_raw.tariff_change_requests as requests
+        on covered.request_id = requests.request_id
+    left join attempts
+        on covered.request_id = attempts.request_id and covered.meter_id = attempts.meter_id
 )
 
 -- Every change of each meter that has one still open: which one it gets depends on them all.
