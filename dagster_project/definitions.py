@@ -17,6 +17,7 @@ from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
 from dagster_project.defs.sensors import meter_alerts_sensor
 from dagster_project.defs.sync import meter_sync
+from dagster_project.defs.write_checks import write_checks
 from dagster_project.defs.writes import OPERATOR_INPUTS, meter_writes
 
 stale_checks = freshness_checks(flows_dbt_models)
@@ -31,7 +32,7 @@ defs = Definitions(
         meter_event_log,
         flows_dbt_models,
     ],
-    asset_checks=[*raw_snapshot_checks, *fleet_health_checks, *stale_checks],
+    asset_checks=[*raw_snapshot_checks, *fleet_health_checks, *write_checks, *stale_checks],
     jobs=[flows_pipeline_job, daily_logs_job],
     schedules=[fleet_sync_schedule, daily_logs_schedule],
     sensors=[meter_alerts_sensor, freshness_sensor(stale_checks)],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -228,6 +228,73 @@ def record_token_outcome(
             ).format(TOPUP_LOG.identifier),
             (outcome, reason, finished_at, next_attempt_after, flagged, token.token_id, attempt),
         )
+
+
+# ---------------------------------------------------------------- what operators must see
+
+
+@dataclass(frozen=True)
+class StuckWrite:
+    """A tariff change or token that needs a person: given up on, or late on its meter."""
+
+    serial: str
+    #: The request id, or the token's last four digits.
+    what: str
+    attempts: int
+    last_outcome: str | None
+    reason: str | None
+    #: The activation time (tariff changes) or when it was queued (tokens).
+    due_at: datetime
+    #: Given up on after the last allowed attempt (else only late).
+    flagged: bool
+
+
+def stuck_tariff_changes(conn: psycopg.Connection, now: datetime) -> list[StuckWrite]:
+    """Changes given up on, and changes whose activation time passed before the meter had them
+    (the meter applies them late, so households pay the old prices meanwhile)."""
+    rows = conn.execute(
+        """
+        with latest as (
+            select distinct on (request_id, meter_id)
+                request_id, meter_id, attempt, outcome, reason, flagged
+            from flows_raw.tariff_push_log
+            order by request_id, meter_id, attempt desc
+        )
+        select covered.serial, covered.request_id::text, coalesce(latest.attempt, 0),
+               latest.outcome, latest.reason, requests.activation_at,
+               coalesce(latest.flagged, false)
+        from flows_raw.tariff_change_request_meters as covered
+        inner join flows_raw.tariff_change_requests as requests
+            on covered.request_id = requests.request_id
+        left join latest
+            on covered.request_id = latest.request_id and covered.meter_id = latest.meter_id
+        where coalesce(latest.flagged, false)
+           or (requests.activation_at <= %s
+               and coalesce(latest.outcome, '') not in ('verified', 'superseded'))
+        order by covered.serial, requests.activation_at
+        """,
+        (now,),
+    )
+    return [StuckWrite(*row) for row in rows]
+
+
+def flagged_tokens(conn: psycopg.Connection) -> list[StuckWrite]:
+    rows = conn.execute(
+        """
+        with latest as (
+            select distinct on (token_id) token_id, attempt, outcome, reason, flagged
+            from flows_raw.topup_log
+            order by token_id, attempt desc
+        )
+        select tokens.serial, '...' || right(tokens.token, 4), latest.attempt, latest.outcome,
+               latest.reason, tokens.requested_at, latest.flagged
+        from flows_raw.topup_tokens as tokens
+        inner join latest on tokens.token_id = latest.token_id
+        where latest.flagged
+        order by tokens.serial, tokens.requested_at
+        """
+    )
+    return [StuckWrite(*row) for row in rows]
 
 
 @contextmanager

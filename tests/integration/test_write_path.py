@@ -34,10 +34,11 @@ from dagster_project.emop.simulator.model import MONEY
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.paths import PROJECT_ROOT
+from dagster_project.quality import write_rules
 from dagster_project.registry import parse_registry_csv
 from dagster_project.tariff_push import WriteRetryPolicy, meter_wall_time
 from dagster_project.topups import QueuedToken
-from dagster_project.warehouse import connection
+from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
@@ -128,9 +129,9 @@ def request_change(
     return request
 
 
-def run_at(url: str, moment: datetime) -> WriteReport:
+def run_at(url: str, moment: datetime, policy: WriteRetryPolicy = POLICY) -> WriteReport:
     with connection.connect(url, autocommit=True) as conn:
-        report = run_write_path(conn, QUICK, POLICY, clock=lambda: moment, run_id="test")
+        report = run_write_path(conn, QUICK, policy, clock=lambda: moment, run_id="test")
     assert report is not None
     return report
 
@@ -399,6 +400,52 @@ def test_an_offline_meter_gets_its_token_when_it_returns_and_other_meters_are_no
     fleet_thread.call(fleet.set_fault(away.index, None))
     assert run_at(url, now + POLICY.first_wait).token_outcomes == {"applied": 1}
     assert balance(away) == before_away + Decimal(10)
+
+
+# ---------------------------------------------------------------- what needs a person
+
+
+def test_writes_given_up_on_and_changes_running_late_are_reported_by_meter(
+    fleet_thread: FleetThread, url: str, conn: psycopg.Connection
+) -> None:
+    fleet = fleet_thread.fleet
+    reached, unreachable, never_tried = fleet.meters[0], fleet.meters[1], fleet.meters[2]
+    fleet_thread.call(fleet.set_fault(unreachable.index, "offline"))
+    for meter in (reached, unreachable):
+        request_change(conn, tr.MeterTarget(meter.serial))
+    queue(conn, unreachable, "00700000000000000042")
+
+    one_try = WriteRetryPolicy(max_attempts=1)
+    now = datetime.now(UTC)
+    report = run_at(url, now, one_try)
+    assert report.flagged == 2  # the tariff change and the token of the unreachable meter
+
+    verdict = write_rules.judge_tariff_changes(write_store.stuck_tariff_changes(conn, now))
+    assert (verdict.passed, verdict.severity) == (False, "ERROR")
+    assert [(m["serial"], m["state"]) for m in verdict.meters] == [(unreachable.serial, "given up")]
+    assert "gave up after 1 attempts" in verdict.meters[0]["reason"]
+
+    # A change nobody could push before its activation time is late, not given up on.
+    late = request_change(conn, tr.MeterTarget(never_tried.serial), f"{YEAR}-02-01T12:00")
+    after = late.activation_at + timedelta(minutes=1)
+    stuck = write_store.stuck_tariff_changes(conn, after)
+    assert {(s.serial, s.flagged) for s in stuck} == {
+        (unreachable.serial, True),
+        (never_tried.serial, False),
+    }
+    only_late = write_rules.judge_tariff_changes([s for s in stuck if not s.flagged])
+    assert only_late.severity == "WARN" and only_late.counts["changes_late"] == 1
+
+    tokens = write_rules.judge_tokens(write_store.flagged_tokens(conn))
+    assert (tokens.passed, tokens.severity) == (False, "ERROR")
+    (row,) = tokens.meters
+    assert (row["serial"], row["token"], row["last_outcome"]) == (
+        unreachable.serial,
+        "...0042",
+        "not_sent",
+    )
+    # Nothing more is tried for either, however long we wait.
+    assert run_at(url, now + timedelta(days=2), one_try).token_outcomes == {}
 
 
 # ---------------------------------------------------------------- flows topup
