@@ -58,6 +58,9 @@ class RunReport:
     events: int
     registry_source: str
     #: Asset checks of the pipeline run: how many passed, and a line for each that did not.
+    #: What the write path did in this run: attempts by outcome.
+    tariff_pushes: dict[str, int] = field(default_factory=dict)
+    token_sends: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     check_problems: list[str] = field(default_factory=list)
 
@@ -202,8 +205,33 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
                  where event_timestamp >= current_date - 1)
             """
         ).fetchone()
+        pushes = dict(
+            conn.execute(
+                "select outcome, count(*) from flows_raw.tariff_push_log "
+                "where run_id = any(%s) group by outcome",
+                (run_ids,),
+            ).fetchall()
+        )
+        sends = dict(
+            conn.execute(
+                "select outcome, count(*) from flows_raw.topup_log "
+                "where run_id = any(%s) group by outcome",
+                (run_ids,),
+            ).fetchall()
+        )
     assert row is not None
-    return RunReport(run_ids, target, *row[:9], registry_source=registry_source)  # type: ignore[misc]
+    return RunReport(
+        run_ids,
+        target,
+        *row[:9],  # type: ignore[misc]
+        registry_source=registry_source,
+        tariff_pushes=pushes,
+        token_sends=sends,
+    )
+
+
+def _outcomes(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "none"
 
 
 def report_text(report: RunReport, ui: str) -> str:
@@ -229,6 +257,8 @@ def report_text(report: RunReport, ui: str) -> str:
             "(flows.meters_offline_all)",
             f"  logs:            {report.profile_records} half-hourly records, "
             f"{report.events} events (yesterday and today)",
+            f"  tariff pushes:   {_outcomes(report.tariff_pushes)} (flows.tariff_changes)",
+            f"  top-up tokens:   {_outcomes(report.token_sends)} (flows_raw.topup_log)",
             f"  checks:          {report.checks_passed} passed, "
             f"{len(report.check_problems)} not passed",
             *(f"    {problem}" for problem in report.check_problems),

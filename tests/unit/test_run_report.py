@@ -36,10 +36,13 @@ def test_the_summary_lists_the_checks_after_the_counts() -> None:
         profile_records=480,
         events=12,
         registry_source="registry.csv",
+        tariff_pushes={"verified": 3, "failed": 1},
         checks_passed=40,
         check_problems=["csq_drops on flows/meter_csq (warn): 1 meter(s) ..."],
     )
     lines = report_text(report, "http://127.0.0.1:3000").splitlines()
+    pushes = lines.index("  tariff pushes:   1 failed, 3 verified (flows.tariff_changes)")
+    assert lines[pushes + 1] == "  top-up tokens:   none (flows_raw.topup_log)"
     checks = lines.index("  checks:          40 passed, 1 not passed")
     assert lines[checks + 1] == "    csq_drops on flows/meter_csq (warn): 1 meter(s) ..."
     assert lines[checks + 2].startswith("  database:")
