@@ -11,10 +11,15 @@ from dagster_project.paths import DBT_PROJECT_DIR
 from dagster_project.warehouse import connection
 
 
+def target_path() -> str:
+    """dbt's target folder for tests, relative to the dbt project. Two test sessions at once on
+    one checkout each need their own (FLOWS_TEST_DBT_TARGET)."""
+    return os.environ.get("FLOWS_TEST_DBT_TARGET", "target/tests")
+
+
 def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **connection.dbt_profile_env(database_url)}
-    # Two test sessions at once on one checkout each need their own (FLOWS_TEST_DBT_TARGET).
-    target = os.environ.get("FLOWS_TEST_DBT_TARGET", "target/tests")
+    target = target_path()
     dbt = str(Path(sys.executable).with_name("dbt"))
     return subprocess.run(
         [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",

@@ -20,7 +20,7 @@ from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.dbt_cli import run_dbt
+from tests.dbt_cli import run_dbt, target_path
 
 # The Meter Domain page's queries, as published.
 GET_METER_STATUS = """
@@ -316,7 +316,7 @@ def test_registers_follow_each_meters_model(db) -> None:
 def test_docs_generate_and_every_mart_column_is_described(database_url: str) -> None:
     result = run_dbt(database_url, "docs", "generate")
     assert result.returncode == 0, result.stdout[-4000:]
-    target = DBT_PROJECT_DIR / "target" / "tests"
+    target = DBT_PROJECT_DIR / target_path()
     catalog = json.loads((target / "catalog.json").read_text())
     manifest = json.loads((target / "manifest.json").read_text())
     undescribed = []

@@ -143,5 +143,6 @@ def test_mart_contract_keeps_the_primary_key(db) -> None:
 def test_the_two_jobs_cover_every_asset_once() -> None:
     pipeline = defs.resolve_job_def("flows_pipeline").asset_layer.executable_asset_keys
     daily = defs.resolve_job_def("daily_logs").asset_layer.executable_asset_keys
-    assert pipeline | daily == defs.resolve_asset_graph().get_all_asset_keys()
+    # Operator requests are written by the CLI: in the graph, but nothing to materialize.
+    assert pipeline | daily == defs.resolve_asset_graph().materializable_asset_keys
     assert not pipeline & daily

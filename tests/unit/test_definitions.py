@@ -34,11 +34,43 @@ EXPECTED_LINEAGE = {
         "flows/meter_prepay_balance",
         "flows_staging/stg_flows_raw__meter_sync_snapshots",
     ],
-    "flows/meter_shadows_tariffs": ["flows/meter_registry", "flows/meter_shadows"],
+    "flows/meter_shadows_tariffs": [
+        "flows/meter_registry",
+        "flows/meter_shadows",
+        "flows/tariff_changes",
+    ],
     "flows/meters_low_balance": ["flows/meter_registry", "flows/meter_shadows"],
     "flows/meters_offline_all": ["flows/meter_registry", "flows/meter_shadows"],
     "flows/meters_offline_recently": ["flows/meters_offline_all"],
     "flows/meters_clock_drift": ["flows/meter_registry", "flows/meter_shadows"],
+    # The write path's raw tables, as the dbt sources of the tariff and top-up models.
+    "flows_raw/tariff_change_requests": [],
+    "flows_raw/tariff_change_request_meters": [],
+    "flows_raw/tariff_push_log": [
+        "flows_raw/meter_sync_snapshots",
+        "flows_raw/tariff_change_request_meters",
+        "flows_raw/tariff_change_requests",
+    ],
+    "flows_raw/topup_tokens": [],
+    "flows_raw/topup_log": ["flows_raw/meter_sync_snapshots", "flows_raw/topup_tokens"],
+    "flows_staging/stg_flows_raw__tariff_change_requests": ["flows_raw/tariff_change_requests"],
+    "flows_staging/stg_flows_raw__tariff_change_request_meters": [
+        "flows_raw/tariff_change_request_meters"
+    ],
+    "flows_staging/stg_flows_raw__tariff_push_log": ["flows_raw/tariff_push_log"],
+    "flows_staging/stg_flows_raw__topup_tokens": ["flows_raw/topup_tokens"],
+    "flows_staging/stg_flows_raw__topup_log": ["flows_raw/topup_log"],
+    "flows/tariff_changes": [
+        "flows/meter_registry",
+        "flows_staging/stg_flows_raw__meter_sync_snapshots",
+        "flows_staging/stg_flows_raw__tariff_change_request_meters",
+        "flows_staging/stg_flows_raw__tariff_change_requests",
+        "flows_staging/stg_flows_raw__tariff_push_log",
+    ],
+    "flows/topups": [
+        "flows_staging/stg_flows_raw__topup_log",
+        "flows_staging/stg_flows_raw__topup_tokens",
+    ],
 }
 
 
@@ -73,6 +105,11 @@ def test_groups_follow_the_layers() -> None:
         "flows_raw/meter_sync_snapshots": "sync",
         "flows_raw/profile_log_1": "logs",
         "flows_raw/meter_event_log": "logs",
+        "flows_raw/tariff_change_requests": "operator_input",
+        "flows_raw/tariff_change_request_meters": "operator_input",
+        "flows_raw/topup_tokens": "operator_input",
+        "flows_raw/tariff_push_log": "write_path",
+        "flows_raw/topup_log": "write_path",
     }
     assert groups == {
         key: raw_groups.get(key) or layer_groups[key.split("/")[0]] for key in EXPECTED_LINEAGE
