@@ -85,6 +85,17 @@ class QueuedToken:
 
 
 @dataclass(frozen=True)
+class TokenAttemptResult:
+    """How one attempt ended, as the log records it."""
+
+    outcome: str
+    reason: str | None
+    finished_at: datetime
+    next_attempt_after: datetime | None
+    flagged: bool
+
+
+@dataclass(frozen=True)
 class SendOutcome:
     outcome: str
     reason: str | None

@@ -35,7 +35,14 @@ from dagster_project.tariff_push import (
     superseded_attempt,
     tariff_for_meter,
 )
-from dagster_project.topups import ALREADY_USED, APPLIED, QueuedToken, classify, masked
+from dagster_project.topups import (
+    ALREADY_USED,
+    APPLIED,
+    QueuedToken,
+    TokenAttemptResult,
+    classify,
+    masked,
+)
 from dagster_project.warehouse.sync_store import registered_meters
 from dagster_project.warehouse.write_store import (
     WriteJournal,
@@ -51,15 +58,7 @@ class Journal(Protocol):
     def token_sending(self, token: QueuedToken, started_at: datetime) -> int: ...
 
     def token_outcome(
-        self,
-        token: QueuedToken,
-        attempt: int,
-        *,
-        outcome: str,
-        reason: str | None,
-        finished_at: datetime,
-        next_attempt_after: datetime | None,
-        flagged: bool,
+        self, token: QueuedToken, attempt: int, result: TokenAttemptResult
     ) -> None: ...
 
 
@@ -185,11 +184,7 @@ class WritePath:
         self.journal.token_outcome(
             token,
             attempt,
-            outcome=result.outcome,
-            reason=reason,
-            finished_at=finished,
-            next_attempt_after=next_after,
-            flagged=flagged,
+            TokenAttemptResult(result.outcome, reason, finished, next_after, flagged),
         )
         self.report.token_outcomes[result.outcome] += 1
         if reason is not None and result.outcome != APPLIED:

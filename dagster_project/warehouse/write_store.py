@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.tariff_push import PushAttempt, TariffChange
 from dagster_project.tariff_requests import MeterFacts, TariffChangeRequest, tariff_json_text
-from dagster_project.topups import FINAL, SENDING, UNCERTAIN, QueuedToken
+from dagster_project.topups import FINAL, SENDING, UNCERTAIN, QueuedToken, TokenAttemptResult
 from dagster_project.warehouse.raw_tables import (
     TARIFF_CHANGE_REQUEST_METERS,
     TARIFF_PUSH_LOG,
@@ -172,10 +172,53 @@ def open_tokens(conn: psycopg.Connection) -> list[QueuedToken]:
 # ---------------------------------------------------------------- attempts
 
 
-def record_push(conn: psycopg.Connection, attempt: PushAttempt) -> None:
-    row = asdict(attempt)
-    row["read_back"] = None if attempt.read_back is None else _tariff_jsonb(attempt.read_back)
-    _insert(conn, TARIFF_PUSH_LOG, row)
+class WriteJournal:
+    """The write path's record of attempts, each committed as it happens."""
+
+    def __init__(self, conn: psycopg.Connection, run_id: str | None = None) -> None:
+        self.conn = conn
+        self.run_id = run_id
+
+    def push(self, attempt: PushAttempt) -> None:
+        row = asdict(attempt)
+        row["read_back"] = None if attempt.read_back is None else _tariff_jsonb(attempt.read_back)
+        with self.conn.transaction():
+            _insert(self.conn, TARIFF_PUSH_LOG, row)
+
+    def token_sending(self, token: QueuedToken, started_at: datetime) -> int:
+        """Log the attempt as 'sending' and commit it, before any byte goes to the meter."""
+        attempt = token.attempts + 1
+        row = {
+            "token_id": token.token_id,
+            "meter_id": token.meter_id,
+            "serial": token.serial,
+            "attempt": attempt,
+            "started_at": started_at,
+            "outcome": SENDING,
+            "flagged": False,
+            "run_id": self.run_id,
+        }
+        with self.conn.transaction():
+            _insert(self.conn, TOPUP_LOG, row)
+        return attempt
+
+    def token_outcome(self, token: QueuedToken, attempt: int, result: TokenAttemptResult) -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL(
+                    "update {} set outcome = %s, reason = %s, finished_at = %s, "
+                    "next_attempt_after = %s, flagged = %s where token_id = %s and attempt = %s"
+                ).format(TOPUP_LOG.identifier),
+                (
+                    result.outcome,
+                    result.reason,
+                    result.finished_at,
+                    result.next_attempt_after,
+                    result.flagged,
+                    token.token_id,
+                    attempt,
+                ),
+            )
 
 
 def _tariff_jsonb(tariff: Tariff) -> Jsonb:
@@ -184,50 +227,6 @@ def _tariff_jsonb(tariff: Tariff) -> Jsonb:
         value = getattr(tariff, field.name)
         values[field.name] = value.isoformat() if isinstance(value, datetime) else value
     return Jsonb(values, dumps=tariff_json_text)
-
-
-def record_token_sending(
-    conn: psycopg.Connection, token: QueuedToken, started_at: datetime, run_id: str | None
-) -> int:
-    """Log the attempt as 'sending' and commit it, before any byte goes to the meter."""
-    attempt = token.attempts + 1
-    with conn.transaction():
-        _insert(
-            conn,
-            TOPUP_LOG,
-            {
-                "token_id": token.token_id,
-                "meter_id": token.meter_id,
-                "serial": token.serial,
-                "attempt": attempt,
-                "started_at": started_at,
-                "outcome": SENDING,
-                "flagged": False,
-                "run_id": run_id,
-            },
-        )
-    return attempt
-
-
-def record_token_outcome(
-    conn: psycopg.Connection,
-    token: QueuedToken,
-    attempt: int,
-    *,
-    outcome: str,
-    reason: str | None,
-    finished_at: datetime,
-    next_attempt_after: datetime | None,
-    flagged: bool,
-) -> None:
-    with conn.transaction():
-        conn.execute(
-            sql.SQL(
-                "update {} set outcome = %s, reason = %s, finished_at = %s, "
-                "next_attempt_after = %s, flagged = %s where token_id = %s and attempt = %s"
-            ).format(TOPUP_LOG.identifier),
-            (outcome, reason, finished_at, next_attempt_after, flagged, token.token_id, attempt),
-        )
 
 
 # ---------------------------------------------------------------- what operators must see
@@ -306,40 +305,3 @@ def write_path_lock(conn: psycopg.Connection) -> Iterator[bool]:
     finally:
         if locked:
             conn.execute("select pg_advisory_unlock(%s)", (WRITE_PATH_LOCK,))
-
-
-class WriteJournal:
-    """The write path's record of attempts, committed one by one as they happen."""
-
-    def __init__(self, conn: psycopg.Connection, run_id: str | None = None) -> None:
-        self.conn = conn
-        self.run_id = run_id
-
-    def push(self, attempt: PushAttempt) -> None:
-        with self.conn.transaction():
-            record_push(self.conn, attempt)
-
-    def token_sending(self, token: QueuedToken, started_at: datetime) -> int:
-        return record_token_sending(self.conn, token, started_at, self.run_id)
-
-    def token_outcome(
-        self,
-        token: QueuedToken,
-        attempt: int,
-        *,
-        outcome: str,
-        reason: str | None,
-        finished_at: datetime,
-        next_attempt_after: datetime | None,
-        flagged: bool,
-    ) -> None:
-        record_token_outcome(
-            self.conn,
-            token,
-            attempt,
-            outcome=outcome,
-            reason=reason,
-            finished_at=finished_at,
-            next_attempt_after=next_attempt_after,
-            flagged=flagged,
-        )

@@ -19,21 +19,15 @@ from dagster_project.defs.fleet_checks import (
 )
 from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
-from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
+from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync import meter_sync
 from dagster_project.emop.simulator import FleetConfig
 from tests.fleet_thread import FleetThread
 from tests.integration.databases import scratch_database
+from tests.simulated import QUICK_EMOP
 
 METERS = 10
 MONEY = 100_000  # simulator balance units per GBP
-QUICK_EMOP = EmopSettings(
-    timeout_seconds=1.0,
-    attempts=2,
-    backoff_base_seconds=0.05,
-    backoff_max_seconds=0.1,
-    min_gap_seconds=0.0,
-)
 AHEAD, BEHIND, NO_SIGNAL, FADING, TOPPED_UP_SILENTLY, OVERDRAWN = range(6)
 GONE = (6, 7, 8)  # three of ten meters stop answering: 30% > 20%
 FLEET_CHECK_NAMES = {spec.name for check in fleet_health_checks for spec in check.check_specs}

@@ -13,20 +13,14 @@ from dagster import materialize
 
 from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
-from dagster_project.defs.resources import EmopSettings, WarehouseResource
+from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import meter_sync
 from dagster_project.emop.simulator import FleetConfig
 from tests.fleet_thread import FleetThread
+from tests.simulated import QUICK_EMOP
 
 FAULTS = {1: "offline", 2: "nak", 3: "silent"}
 PASSIVE = 5
-QUICK_EMOP = EmopSettings(
-    timeout_seconds=1.0,
-    attempts=2,
-    backoff_base_seconds=0.05,
-    backoff_max_seconds=0.1,
-    min_gap_seconds=0.0,
-)
 RESOURCES = {"warehouse": WarehouseResource(), "emop": QUICK_EMOP}
 
 

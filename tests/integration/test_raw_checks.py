@@ -34,7 +34,7 @@ from dagster_project.defs.raw_checks import (
     raw_snapshots_structure,
 )
 from dagster_project.defs.registry import meter_registry_raw
-from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
+from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, meter_sync
 from dagster_project.emop.simulator import FleetConfig
 from dagster_project.fleet_sync import sync_id_for_run
@@ -45,14 +45,8 @@ from dagster_project.warehouse.raw_tables import METER_SYNCS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.fleet_thread import FleetThread
 from tests.helpers import registry_csv, registry_row
+from tests.simulated import QUICK_EMOP
 
-QUICK_EMOP = EmopSettings(
-    timeout_seconds=1.0,
-    attempts=2,
-    backoff_base_seconds=0.05,
-    backoff_max_seconds=0.1,
-    min_gap_seconds=0.0,
-)
 METER_SHADOWS = AssetKey(["flows", "meter_shadows"])
 
 # The crafted syncs' meters: the registry the dbt runs below build from.

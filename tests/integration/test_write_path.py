@@ -10,7 +10,6 @@ stand in for a cellular network dropping a frame.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import os
 import subprocess
@@ -28,7 +27,7 @@ from psycopg.types.json import set_json_loads
 
 from dagster_project import tariff_requests as tr
 from dagster_project.emop import objects as o
-from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.client import EmopClient
 from dagster_project.emop.simulator import FleetConfig, SimMeter, token_credit_units
 from dagster_project.emop.simulator.model import MONEY
 from dagster_project.emop.state import MeterEndpoint
@@ -43,23 +42,18 @@ from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
 from dagster_project.warehouse.write_store import (
+    WriteJournal,
     insert_covered_meters,
     insert_token,
     open_tokens,
-    record_token_sending,
 )
 from dagster_project.write_path import WriteReport, run_write_path
 from tests.fleet_thread import FleetThread
 from tests.integration.databases import scratch_database
+from tests.simulated import QUICK_EMOP, write_fleet_registry
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
-QUICK = ClientSettings(
-    timeout_seconds=1.0,
-    attempts=2,
-    backoff_base_seconds=0.05,
-    backoff_max_seconds=0.1,
-    min_gap_seconds=0.0,
-)
+QUICK = QUICK_EMOP.client_settings()
 POLICY = WriteRetryPolicy()  # first retry after 15 minutes
 YEAR = datetime.now(UTC).year + 1
 # 1 April is after the spring clock change every year: UK midnight is 23:00 UTC the day before.
@@ -87,16 +81,13 @@ def fleet_thread() -> Iterator[FleetThread]:
 def url(database_url: str, fleet_thread: FleetThread, tmp_path: Path) -> Iterator[str]:
     """A database of the test's own with the fleet's registry: every meter an active, dual-rate
     prepay meter, so one ESCO-wide request covers them all."""
-    path = tmp_path / "registry.csv"
-    fleet_thread.fleet.write_registry_csv(path)
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row.update(mode="active", hardware="C1.w", prepay_enabled="true")
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    path = write_fleet_registry(
+        fleet_thread.fleet,
+        tmp_path / "registry.csv",
+        mode="active",
+        hardware="C1.w",
+        prepay_enabled="true",
+    )
     parsed = parse_registry_csv(path.read_text().splitlines(keepends=True))
     assert parsed.rejects == []
     with scratch_database(database_url, "flows_writes") as private_url:
@@ -372,7 +363,7 @@ def test_a_run_that_died_mid_send_leaves_evidence_and_the_next_run_does_not_cred
     # What a run does up to the moment it dies: log 'sending', send; the outcome never logged.
     (queued,) = open_tokens(conn)
     assert isinstance(queued, QueuedToken)
-    record_token_sending(conn, queued, datetime.now(UTC), run_id="died")
+    WriteJournal(conn, run_id="died").token_sending(queued, datetime.now(UTC))
     client_call(lambda c: c.send_token(endpoint(meter), token))
     credited = before + Decimal(token_credit_units(token)) / MONEY
     assert balance(meter) == credited

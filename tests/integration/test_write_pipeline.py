@@ -3,7 +3,6 @@ after a sync, and visible in the marts after the next sync and dbt build."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from psycopg.types.json import set_json_loads
 
 from dagster_project import tariff_requests as tr
 from dagster_project.defs.registry import meter_registry_raw
-from dagster_project.defs.resources import EmopSettings, WarehouseResource
+from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import meter_sync
 from dagster_project.defs.write_checks import write_checks
 from dagster_project.defs.writes import meter_writes
@@ -29,14 +28,8 @@ from dagster_project.warehouse.write_store import insert_covered_meters, insert_
 from tests.dbt_cli import run_dbt
 from tests.fleet_thread import FleetThread
 from tests.integration.databases import scratch_database
+from tests.simulated import QUICK_EMOP, write_fleet_registry
 
-QUICK_EMOP = EmopSettings(
-    timeout_seconds=1.0,
-    attempts=2,
-    backoff_base_seconds=0.05,
-    backoff_max_seconds=0.1,
-    min_gap_seconds=0.0,
-)
 TOKEN = "03000123412341234123"  # £30.00 on the simulator
 YEAR = datetime.now(UTC).year + 1
 
@@ -51,17 +44,13 @@ def fleet() -> Iterator[FleetThread]:
 @pytest.fixture
 def registry(fleet: FleetThread, tmp_path: Path) -> Path:
     """The fleet's registry with every meter active and in prepayment mode, single rate."""
-    path = tmp_path / "registry.csv"
-    fleet.fleet.write_registry_csv(path)
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        row.update(mode="active", prepay_enabled="true", hardware="B1.w")
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_fleet_registry(
+        fleet.fleet,
+        tmp_path / "registry.csv",
+        mode="active",
+        prepay_enabled="true",
+        hardware="B1.w",
+    )
 
 
 @pytest.fixture
