@@ -9,7 +9,7 @@ meter holds but has not yet activated is superseded once the newer one is writte
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -140,15 +140,7 @@ def read_back_differences(wanted: Tariff, held: Tariff | None) -> list[str]:
     if held is None:
         return ["the meter holds no future tariff (activation time 0)"]
     differences = []
-    for name in (
-        "standing_charge",
-        "unit_rate_element_a",
-        "unit_rate_element_b",
-        "prepayment_ecredit_availability",
-        "prepayment_debt_recovery_rate",
-        "prepayment_emergency_credit",
-        "activation_datetime",
-    ):
+    for name in (field.name for field in fields(Tariff)):
         want, have = getattr(wanted, name), getattr(held, name)
         if want != have:
             differences.append(f"{name}: wanted {_text(want)}, meter holds {_text(have)}")

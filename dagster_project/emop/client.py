@@ -174,15 +174,7 @@ class EmopClient:
         (the connection could not even be made), which makes a later resend certainly safe."""
         obj = o.PREPAY_TOKEN
         request = data.DefaultRecord(obj.object_id, write=True, payload=obj.encode(token))
-        frame = await self._exchange(meter, obj.name, request.encode(), attempts=1)
-        try:
-            record = data.decode_default(frame.data)
-            if record.object_id != obj.object_id:
-                raise UnexpectedResponseError(
-                    f"response is for object {record.object_id:06X}", received=frame.data
-                )
-        except EmopError as error:
-            raise error.with_context(meter=meter.label, object_name=obj.name) from None
+        await self._default_exchange(meter, obj, request, attempts=1)
 
     async def write_future_tariff(self, meter: MeterEndpoint, tariff: Tariff) -> None:
         for obj, payload in future_tariff_writes(tariff):
@@ -412,9 +404,14 @@ class EmopClient:
             )
 
     async def _default_exchange(
-        self, meter: MeterEndpoint, obj: o.EmopObject, request: data.DefaultRecord
+        self,
+        meter: MeterEndpoint,
+        obj: o.EmopObject,
+        request: data.DefaultRecord,
+        *,
+        attempts: int | None = None,
     ) -> data.DefaultRecord:
-        frame = await self._exchange(meter, obj.name, request.encode())
+        frame = await self._exchange(meter, obj.name, request.encode(), attempts=attempts)
         try:
             record = data.decode_default(frame.data)
             if record.object_id != obj.object_id:
