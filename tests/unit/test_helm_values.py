@@ -1,0 +1,116 @@
+"""deploy/helm/values.yaml: no secret inlined, runs on Kubernetes, limits as in dagster.yaml."""
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from dagster._config import process_config
+from dagster._core.run_coordinator import QueuedRunCoordinator
+
+from dagster_project.paths import PROJECT_ROOT
+
+VALUES = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
+DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
+FLOWS_VARIABLES = {"FLOWS_DATABASE_URL", "FLOWS_ALERT_WEBHOOK_URL"}
+# user:password@ in a URL, or a database or webhook URL at all (those belong in the Secret)
+CREDENTIALS_IN_URL = re.compile(r"://[^/@\s:]+:[^@\s]+@")
+SECRET_URL = re.compile(r"^(postgres(ql)?(\+\w+)?|https?)://")
+
+
+@pytest.fixture(scope="module")
+def values() -> dict[str, Any]:
+    return yaml.safe_load(VALUES.read_text())
+
+
+def env_lists(node: Any) -> Iterator[list[dict[str, Any]]]:
+    """Every `env:` list of Kubernetes EnvVars anywhere in the values."""
+    if isinstance(node, dict):
+        for key, child in node.items():
+            if key == "env" and isinstance(child, list):
+                yield child
+            else:
+                yield from env_lists(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from env_lists(child)
+
+
+def strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for child in node.values():
+            yield from strings(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from strings(child)
+    elif isinstance(node, str):
+        yield node
+
+
+def test_flows_variables_come_from_a_secret(values: dict[str, Any]) -> None:
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    from_secrets = {
+        var["name"]: var["valueFrom"]["secretKeyRef"]
+        for var in deployment["env"]
+        if "secretKeyRef" in var.get("valueFrom", {})
+    }
+    assert set(from_secrets) >= FLOWS_VARIABLES
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"] is True
+
+    for env in env_lists(values):
+        for var in env:
+            if var["name"].startswith("FLOWS_"):
+                assert "value" not in var, f"{var['name']} is written into the values"
+                assert "secretKeyRef" in var["valueFrom"], var["name"]
+    # Run pods get the same Secret whatever the deployment passes on.
+    run_launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    secret_names = {ref["name"] for ref in from_secrets.values()}
+    assert {secret["name"] for secret in run_launcher["envSecrets"]} == secret_names
+
+
+def test_no_password_or_url_with_credentials_is_inlined(values: dict[str, Any]) -> None:
+    assert values["generatePostgresqlPasswordSecret"] is False
+    assert values["global"]["postgresqlSecretName"]
+    assert "postgresqlPassword" not in values["postgresql"]
+    assert not [text for text in strings(values) if CREDENTIALS_IN_URL.search(text)]
+    assert not [text for text in strings(values) if SECRET_URL.match(text)]
+
+
+def test_runs_on_kubernetes_against_an_existing_postgresql(values: dict[str, Any]) -> None:
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    postgresql = values["postgresql"]
+    assert postgresql["enabled"] is False
+    assert postgresql["postgresqlHost"] and postgresql["postgresqlDatabase"]
+    assert postgresql["postgresqlParams"] == {"sslmode": "require"}
+
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert deployment["dagsterApiGrpcArgs"] == ["--module-name", "dagster_project.definitions"]
+    assert deployment["port"] == 3030
+    assert values["telemetry"] == {"enabled": False}
+
+
+def test_the_run_queue_and_retention_match_dagster_yaml(values: dict[str, Any]) -> None:
+    instance = yaml.safe_load(DAGSTER_YAML.read_text())
+    coordinator = values["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["type"] == "QueuedRunCoordinator"
+    queue = coordinator["config"]["queuedRunCoordinator"]
+    runs = instance["concurrency"]["runs"]
+    assert queue["maxConcurrentRuns"] == runs["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == runs["tag_concurrency_limits"]
+
+    # What the chart renders into run_coordinator.config is valid config for Dagster's coordinator.
+    rendered = {
+        "max_concurrent_runs": queue["maxConcurrentRuns"],
+        "tag_concurrency_limits": queue["tagConcurrencyLimits"],
+    }
+    assert process_config(QueuedRunCoordinator.config_type(), rendered).success
+
+    retention = values["retention"]
+    assert retention["enabled"] is True
+    for kind in ("schedule", "sensor"):
+        days = retention[kind]["purgeAfterDays"]
+        assert days == instance["retention"][kind]["purge_after_days"]
+    # The chart takes per-status retention only with all four statuses.
+    statuses = {"skipped", "success", "failure", "started"}
+    assert set(retention["sensor"]["purgeAfterDays"]) == statuses
