@@ -14,6 +14,7 @@ from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
+from dagster_project.defs.retention import raw_retention, raw_retention_schedule
 from dagster_project.defs.schedules import daily_logs_schedule, fleet_sync_schedule
 from dagster_project.defs.sensors import meter_alerts_sensor
 from dagster_project.defs.sync import meter_sync
@@ -33,8 +34,8 @@ defs = Definitions(
         flows_dbt_models,
     ],
     asset_checks=[*raw_snapshot_checks, *fleet_health_checks, *write_checks, *stale_checks],
-    jobs=[flows_pipeline_job, daily_logs_job],
-    schedules=[fleet_sync_schedule, daily_logs_schedule],
+    jobs=[flows_pipeline_job, daily_logs_job, raw_retention],
+    schedules=[fleet_sync_schedule, daily_logs_schedule, raw_retention_schedule],
     sensors=[meter_alerts_sensor, freshness_sensor(stale_checks)],
     resources={
         "warehouse": WarehouseResource(),

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from dagster_project.warehouse import partitions
 
 RAW_SCHEMA = "flows_raw"
 
@@ -32,6 +35,9 @@ class RawTable:
     columns: tuple[Column, ...]
     #: Extra DDL inside the CREATE TABLE parentheses (keys, checks), written as SQL.
     constraints: tuple[str, ...] = ()
+    #: The timestamptz column a time-series table is range partitioned on, by month
+    #: (warehouse/partitions.py); its primary key must include it.
+    partition_by: str | None = None
 
     @property
     def identifier(self) -> sql.Identifier:
@@ -51,8 +57,13 @@ class RawTable:
             for column in self.columns
         ]
         parts += [sql.SQL(constraint) for constraint in self.constraints]
-        return sql.SQL("create table if not exists {} ({})").format(
+        statement = sql.SQL("create table if not exists {} ({})").format(
             self.identifier, sql.SQL(", ").join(parts)
+        )
+        if self.partition_by is None:
+            return statement
+        return statement + sql.SQL(" partition by range ({})").format(
+            sql.Identifier(self.partition_by)
         )
 
     def copy_statement(self) -> sql.Composed:
@@ -161,10 +172,13 @@ METER_SYNC_SNAPSHOTS = RawTable(
         "tariffs_future jsonb",
     ),
     (
-        "primary key (sync_id, meter_id)",
+        # polled_at is in the key because partitions need it; a sync still has one row per
+        # meter (the loader replaces a sync whole, and the structure check verifies it).
+        "primary key (sync_id, meter_id, polled_at)",
         "check (outcome in ('ok', 'failed', 'skipped'))",
         "check (csq between 0 and 31)",
     ),
+    partition_by="polled_at",
 )
 
 PROFILE_LOG_1 = RawTable(
@@ -179,6 +193,7 @@ PROFILE_LOG_1 = RawTable(
         "loaded_at timestamptz!",
     ),
     ("primary key (meter_id, record_timestamp)",),
+    partition_by="record_timestamp",
 )
 
 METER_EVENT_LOG = RawTable(
@@ -192,6 +207,7 @@ METER_EVENT_LOG = RawTable(
         "loaded_at timestamptz!",
     ),
     ("primary key (meter_id, event_timestamp, event_id, event_set)",),
+    partition_by="event_timestamp",
 )
 
 TARIFF_CHANGE_REQUESTS = RawTable(
@@ -326,8 +342,14 @@ _INDEXES = (
 )
 
 
-def ensure_raw_tables(conn: psycopg.Connection) -> None:
-    """Create the raw schema, tables and indexes if they are missing (safe to run every time)."""
+PARTITIONED_TABLES = tuple(table for table in RAW_TABLES if table.partition_by)
+
+
+def ensure_raw_tables(conn: psycopg.Connection, today: date | None = None) -> None:
+    """Create the raw schema, tables, indexes and this season's month partitions if they are
+    missing (safe to run every time). A time-series table created unpartitioned by an earlier
+    version stays as it is until `partition_existing_table` converts it."""
+    months = partitions.months_around(today or datetime.now(UTC).date())
     with conn.transaction():
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
         for table in RAW_TABLES:
@@ -335,6 +357,59 @@ def ensure_raw_tables(conn: psycopg.Connection) -> None:
             _add_missing_columns(conn, table)
         for statement in _INDEXES:
             conn.execute(statement)
+        for table in PARTITIONED_TABLES:
+            if partitions.is_partitioned(conn, RAW_SCHEMA, table.name):
+                partitions.ensure_month_partitions(conn, RAW_SCHEMA, table.name, months)
+
+
+def partition_existing_table(conn: psycopg.Connection, table: RawTable) -> int | None:
+    """Convert a time-series table created unpartitioned into monthly partitions, keeping its
+    rows, in one transaction; return the rows moved, or None when it already is partitioned.
+
+    The table is locked for the copy: run it between syncs."""
+    assert table.partition_by is not None
+    if partitions.is_partitioned(conn, RAW_SCHEMA, table.name):
+        return None
+    old = f"{table.name}_unpartitioned"
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("alter table {} rename to {}").format(table.identifier, sql.Identifier(old))
+        )
+        # Index and key names are per schema: the old ones make way for the new table's.
+        for (index,) in conn.execute(
+            "select indexname from pg_indexes where schemaname = %s and tablename = %s",
+            (RAW_SCHEMA, old),
+        ).fetchall():
+            conn.execute(
+                sql.SQL("alter index {} rename to {}").format(
+                    sql.Identifier(RAW_SCHEMA, index), sql.Identifier(f"{index}_unpartitioned")
+                )
+            )
+        conn.execute(table.create_statement())
+        column = sql.Identifier(table.partition_by)
+        first, last = conn.execute(
+            sql.SQL("select min({}), max({}) from {}").format(
+                column, column, sql.Identifier(RAW_SCHEMA, old)
+            )
+        ).fetchone()
+        today = datetime.now(UTC).date()
+        months = partitions.months_around(today)
+        if first is not None:
+            months = partitions.months_between(
+                min(first.astimezone(UTC).date(), months[0].first_day),
+                max(last.astimezone(UTC).date(), months[-1].first_day),
+            )
+        partitions.ensure_month_partitions(conn, RAW_SCHEMA, table.name, months)
+        names = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
+        moved = conn.execute(
+            sql.SQL("insert into {} ({}) select {} from {}").format(
+                table.identifier, names, names, sql.Identifier(RAW_SCHEMA, old)
+            )
+        ).rowcount
+        conn.execute(sql.SQL("drop table {}").format(sql.Identifier(RAW_SCHEMA, old)))
+        for statement in _INDEXES:
+            conn.execute(statement)
+    return moved
 
 
 def _add_missing_columns(conn: psycopg.Connection, table: RawTable) -> None:

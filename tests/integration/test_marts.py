@@ -206,6 +206,16 @@ def test_balance_history_holds_only_changes(db) -> None:
 
 
 @pytest.mark.usefixtures("marts")
+def test_history_marts_are_indexed_for_per_meter_time_ranges(db) -> None:
+    query = (
+        "select indexdef from pg_indexes where schemaname = 'flows' and tablename = %s "
+        "and indexdef like 'CREATE UNIQUE INDEX%%(meter_id, \"timestamp\")'"
+    )
+    for mart in ("meter_prepay_balance", "meter_csq", "meter_voltage", "meter_health_history"):
+        assert db.execute(query, (mart,)).fetchall(), mart
+
+
+@pytest.mark.usefixtures("marts")
 def test_low_balance_lists_prepay_meters_under_the_amount(db) -> None:
     rows = query(db, LOW_BALANCE_UNDER_5)
     assert sorted((r[1], r[4]) for r in rows) == sorted(

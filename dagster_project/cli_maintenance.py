@@ -1,0 +1,35 @@
+"""`flows db partition`: convert time-series raw tables made by an earlier version."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import psycopg
+
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.raw_tables import (
+    PARTITIONED_TABLES,
+    ensure_raw_tables,
+    partition_existing_table,
+)
+
+
+@click.command("partition")
+def partition() -> None:
+    """Convert the time-series raw tables (snapshots, profile log, event log) created
+    unpartitioned by an earlier version into monthly partitions, keeping every row. Each table
+    is locked while its rows are copied: run it between syncs."""
+    database = connection.resolve_database()
+    try:
+        with connection.connect(database.url, autocommit=True) as conn:
+            ensure_raw_tables(conn)
+            for table in PARTITIONED_TABLES:
+                moved = partition_existing_table(conn, table)
+                if moved is None:
+                    click.echo(f"flows_raw.{table.name}: already partitioned by month")
+                else:
+                    click.echo(f"flows_raw.{table.name}: partitioned by month, {moved} rows kept")
+    except psycopg.OperationalError as error:
+        click.echo(f"error: database {database.display_url}: {error}", err=True)
+        sys.exit(1)
