@@ -1,13 +1,15 @@
-"""Transform benchmark: the incremental dbt run after one new sync, over D and 10 x D days.
+"""Transform benchmark: the incremental dbt run after one new sync, over D and 10 x D days,
+and the Meter Domain page's queries on both histories.
 
 For each history length (D and 10 x D days) a fresh scratch database on the configured server
 (embedded unless FLOWS_DATABASE_URL is set) gets a registry of N meters and a sync every 15
 minutes for that many days, ending now: balances drifting down with occasional top-ups, CSQ
 mostly steady, voltage wandering, ~2% failed reads. After `dbt run --full-refresh` and an
 untimed incremental warm-up, one new sync at a time is landed with the project's loader and the
-`dbt run` that follows is timed (wall clock of the subprocess, dbt's start-up included). Prints
-the median for both lengths, their ratio against the target (<= 1.5), and dbt's per-model
-execution times from run_results.json side by side. Loading the history is not timed.
+`dbt run` that follows is timed (wall clock of the subprocess, dbt's start-up included). Then
+each operator query (QUERIES) is timed for 25 sample meters. Prints the medians for both
+lengths, their ratio against the target (<= 1.5), and dbt's per-model execution times from
+run_results.json side by side. Loading the history is not timed.
 
     .venv/bin/python benchmarks/transform.py [--meters 1000] [--interval-minutes 15] [--days 1]
         [--factor 10] [--repeats 3] [--seed 1]
@@ -79,6 +81,37 @@ COUNTED_MARTS = (
     "meter_health_history",
     "daily_balance_summary",
 )
+#: The Meter Domain page's queries as operators and BI tools run them, plus the raw lookups the
+#: marts are built from; `%(meter_id)s` and `%(serial)s` rotate over sample meters.
+QUERIES = {
+    "meter status (registry x shadows, by serial)": """
+        select mr.serial, mr.name, ms.balance, ms.health, ms.csq, ms.updated_at
+        from flows.meter_registry mr join flows.meter_shadows ms on mr.id = ms.id
+        where mr.serial = %(serial)s""",
+    "balance history, last 7 days": """
+        select timestamp, balance, emergency_credit from flows.meter_prepay_balance
+        where meter_id = %(meter_id)s and timestamp > now() - interval '7 days'
+        order by timestamp desc""",
+    "daily balance summary, last 30 days": """
+        select date(timestamp) as day, min(balance), max(balance), avg(balance)
+        from flows.meter_prepay_balance
+        where meter_id = %(meter_id)s and timestamp > now() - interval '30 days'
+        group by date(timestamp) order by day desc""",
+    "meters under 5 GBP (meters_low_balance)": """
+        select * from flows.meters_low_balance where balance < 5.00""",
+    "offline over an hour (meters_offline_recently)": """
+        select serial, last_online, extract(epoch from (now() - last_online)) / 60
+        from flows.meters_offline_recently where last_online < now() - interval '1 hour'""",
+    "tariffs of one meter (meter_shadows_tariffs)": """
+        select * from flows.meter_shadows_tariffs where id = %(meter_id)s""",
+    "raw: a meter's latest snapshot": """
+        select * from flows_raw.meter_sync_snapshots where meter_id = %(meter_id)s
+        order by polled_at desc limit 1""",
+    "raw: a meter's snapshots of the last day": """
+        select polled_at, balance from flows_raw.meter_sync_snapshots
+        where meter_id = %(meter_id)s and polled_at > now() - interval '1 day'""",
+}
+QUERY_REPEATS = 25
 SNAPSHOT_COLUMNS = METER_SYNC_SNAPSHOTS.column_names
 ROW_VALUES = operator.itemgetter(*SNAPSHOT_COLUMNS)
 EMPTY_ROW = dict.fromkeys(SNAPSHOT_COLUMNS)
@@ -109,6 +142,8 @@ class HistoryResult:
     run_seconds: list[float] = field(default_factory=list)
     model_seconds: list[dict[str, float]] = field(default_factory=list)
     mart_rows: dict[str, int] = field(default_factory=dict)
+    #: Median milliseconds of each operator query (QUERIES) after the timed runs.
+    query_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def median_run(self) -> float:
@@ -369,7 +404,27 @@ def measure(url: str, args: argparse.Namespace, days: float, now: datetime) -> H
             result.model_seconds.append(model_times())
             log(f"{days:g} days: dbt run after one new sync {result.run_seconds[-1]:.2f} s")
         result.mart_rows = mart_rows(conn)
+        conn.execute("analyze")
+        result.query_ms = time_queries(conn, meters)
+        log(f"{days:g} days: operator queries timed")
     return result
+
+
+def time_queries(conn: psycopg.Connection, meters: Sequence[RegistryMeter]) -> dict[str, float]:
+    """Median milliseconds of each query over QUERY_REPEATS runs, each for another meter,
+    after one untimed run that warms the cache."""
+    sample = random.Random(7).sample(list(meters), QUERY_REPEATS)
+    medians = {}
+    for label, query in QUERIES.items():
+        conn.execute(query, {"meter_id": sample[0].id, "serial": sample[0].serial}).fetchall()
+        times = []
+        for meter in sample:
+            params = {"meter_id": meter.id, "serial": meter.serial}
+            started = time.perf_counter()
+            conn.execute(query, params).fetchall()
+            times.append((time.perf_counter() - started) * 1000)
+        medians[label] = statistics.median(times)
+    return medians
 
 
 def in_scratch_database(server_url: str, action: Callable[[str], Any]) -> Any:
@@ -427,6 +482,10 @@ def report(args: argparse.Namespace, short: HistoryResult, long: HistoryResult) 
     )
     for name in names:
         row(f"  {name}", short.median_model(name), long.median_model(name), ".3f")
+    print(f"\noperator queries, median of {QUERY_REPEATS} (another meter each time), ms")
+    print(f"{'query':44} {d:>12} {dd:>14} {'ratio':>8}")
+    for label in QUERIES:
+        row(f"  {label}", short.query_ms[label], long.query_ms[label], ".2f")
 
 
 def main() -> None:
