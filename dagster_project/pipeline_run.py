@@ -236,7 +236,7 @@ def _outcomes(counts: dict[str, int]) -> str:
 
 def report_text(report: RunReport, ui: str) -> str:
     where = (
-        "embedded PostgreSQL under .flows/"
+        f"embedded PostgreSQL under {state_dir()}"
         if report.target.embedded
         else connection.DATABASE_URL_ENV
     )
