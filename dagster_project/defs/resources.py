@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from dagster_project.dbt_project import flows_dbt_project
 from dagster_project.emop.client import ClientSettings
@@ -45,8 +47,14 @@ class WarehouseResource(ConfigurableResource):
         return connection.dbt_profile_env(self.target().url)
 
 
+#: `FLOWS_EMOP_<SETTING>` (e.g. FLOWS_EMOP_MIN_GAP_SECONDS=0.2) replaces a setting's default.
+EMOP_ENV_PREFIX = "FLOWS_EMOP_"
+
+
 class EmopSettings(ConfigurableResource):
-    """How meters are polled. The defaults suit real meters on a cellular network."""
+    """How meters are polled. The defaults suit real meters on a cellular network; each can be
+    changed in the environment with FLOWS_EMOP_<SETTING> (`flows dev` does so for a simulated
+    fleet), and launchpad config overrides both."""
 
     timeout_seconds: float = Field(10.0, description="Limit for one exchange with a meter.")
     attempts: int = Field(3, description="Tries per request, the first included.")
@@ -59,6 +67,18 @@ class EmopSettings(ConfigurableResource):
     reuse_connections: bool = Field(
         False, description="One TCP connection per meter read instead of one per request."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        from_env = {
+            name: os.environ[EMOP_ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if EMOP_ENV_PREFIX + name.upper() in os.environ
+        }
+        return {**from_env, **data}
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(
