@@ -18,8 +18,9 @@ run: $(MANIFEST)  ## Run the whole pipeline once and print a summary
 test: lint $(MANIFEST)  ## Lint, then run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest
 
+# Options go through DEV_ARGS, e.g. make dev DEV_ARGS="--port 3001 --meters 500".
 dev: $(MANIFEST)  ## Serve the Dagster UI and daemon on http://127.0.0.1:3000
-	$(BIN)/flows dev
+	$(BIN)/flows dev $(DEV_ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

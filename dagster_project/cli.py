@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import click
+import yaml
 
 from dagster_project.cli_emop import emop, simulate
 from dagster_project.cli_tariff import tariff
@@ -110,16 +118,146 @@ def run(simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -
 
 @main.command("dev")
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, help="UI port.")
-def dev(port: int) -> None:
-    """Serve the Dagster UI and daemon on 127.0.0.1 through workspace.yaml."""
-    from dagster_project.pipeline_run import ensure_dagster_home
+@click.option(
+    "--simulate/--no-simulate",
+    default=None,
+    help="Serve a simulated fleet and load its registry (default: when neither "
+    "FLOWS_DATABASE_URL nor FLOWS_REGISTRY_CSV is set).",
+)
+@click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
+@click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
+@click.option(
+    "--faulty-fraction", default=0.05, show_default=True, help="Share of faulty simulated meters."
+)
+def dev(port: int, simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -> None:
+    """Serve the Dagster UI and daemon on 127.0.0.1 (`dagster dev`) until Ctrl-C.
 
-    ensure_dagster_home()
-    dagster = Path(sys.executable).with_name("dagster")
-    args = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
-    args += ["-h", UI_HOST, "-p", str(port)]
-    os.chdir(PROJECT_ROOT)
-    os.execv(args[0], args)
+    With a simulated fleet, the registry asset loads the fleet's registry and the meters are
+    polled with the short gaps and timeouts `flows run` uses for it (FLOWS_EMOP_* settings).
+    """
+    from dagster_project import pipeline_run
+    from dagster_project.defs.resources import EMOP_ENV_PREFIX
+
+    with socket.socket() as probe:
+        if probe.connect_ex((UI_HOST, port)) == 0:  # dagster dev would run on without a UI
+            raise click.ClickException(f"{UI_HOST}:{port} is in use: stop that or pass --port")
+    options = pipeline_run.RunOptions(
+        simulate=pipeline_run.default_simulate() if simulate is None else simulate,
+        meters=meters,
+        seed=seed,
+        faulty_fraction=faulty_fraction,
+    )
+    started_embedded = connection.configured_url() is None and not embedded.status().running
+    target = connection.resolve_database()
+    pipeline_run.ensure_dagster_home()
+    try:
+        with (
+            pipeline_run._registry_source(options) as (registry_source, emop_config),
+            tempfile.TemporaryDirectory(prefix="flows-dev-") as scratch,
+        ):
+            click.echo(f"flows dev: {registry_source}")
+            click.echo(f"  database: {target.display_url}")
+            click.echo(f"  UI:       http://{UI_HOST}:{port} (Ctrl-C stops it)")
+            env = dict(os.environ)
+            for name, value in emop_config.items():  # settings in the environment win
+                env.setdefault(EMOP_ENV_PREFIX + name.upper(), str(value))
+            returncode = _serve(port, Path(scratch), env)
+    finally:
+        if started_embedded:
+            embedded.stop()
+    sys.exit(returncode)
+
+
+def _serve(port: int, scratch: Path, env: dict[str, str]) -> int:
+    """`dagster dev` with workspace.yaml's code location served by a code server of our own.
+
+    Under `dagster dev` every process that loads the definitions (its code server, each run and
+    each step) would first re-parse the dbt project, tens of seconds each; `make dev` has
+    prepared dbt's manifest already, so the code server and the runs it launches are started
+    outside it. Restart after changing the dbt project.
+    """
+    (entry,) = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"]
+    location = entry["python_module"]
+    code_socket = scratch / "code-server.sock"
+    workspace = scratch / "workspace.yaml"
+    grpc_server = {"socket": str(code_socket), "location_name": location["location_name"]}
+    workspace.write_text(json.dumps({"load_from": [{"grpc_server": grpc_server}]}))
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    code_server = [
+        dagster, "code-server", "start", "--socket", str(code_socket),
+        "-m", location["module_name"],
+        "-d", str(PROJECT_ROOT / location.get("working_directory", ".")),
+        "--location-name", location["location_name"],
+        "--log-level", "warning", "--inject-env-vars-from-instance",
+    ]  # fmt: skip
+    dagster_dev = [dagster, "dev", "-w", str(workspace), "-h", UI_HOST, "-p", str(port)]
+    return _run_until_stopped(code_server, code_socket, dagster_dev, env)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+SHUTDOWN_SECONDS = 60
+
+
+def _run_until_stopped(
+    code_server: list[str], code_socket: Path, dagster_dev: list[str], env: dict[str, str]
+) -> int:
+    """Start the code server, then (once it listens) `dagster dev`, in one new process group;
+    run until a stop signal comes or either exits.
+
+    Ctrl-C, SIGTERM and SIGHUP reach this process only (the group is not the terminal's).
+    `dagster dev` then gets SIGINT (for Ctrl-C) or SIGTERM, once, and stops its webserver and
+    daemon; the code server, which keeps no state and does not stop on a signal, is killed with
+    whatever else is left of the group (a run in progress). The handlers are set before the
+    commands start, so these do not inherit an ignored SIGINT, as a shell's background jobs do.
+    Returns 0 after a stop signal, else the exit status of the command that ended.
+    """
+    received: list[int] = []
+    children: list[subprocess.Popen] = []
+
+    def running() -> bool:
+        return not received and all(child.poll() is None for child in children)
+
+    def start(command: list[str], group: int) -> subprocess.Popen:
+        child = subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, process_group=group
+        )
+        children.append(child)
+        return child
+
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: received.append(signum)) for sig in STOP_SIGNALS
+    }
+    try:
+        server = start(code_server, 0)
+        while running() and not _listening(code_socket):
+            time.sleep(0.2)
+        if running():
+            dev = start(dagster_dev, server.pid)
+            while running():
+                time.sleep(0.5)
+            if dev.poll() is None:
+                ctrl_c = received[:1] == [signal.SIGINT]
+                dev.send_signal(signal.SIGINT if ctrl_c else signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    dev.wait(SHUTDOWN_SECONDS)
+        if received:
+            return 0
+        return next(child.returncode for child in children if child.returncode is not None) or 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(children[0].pid, signal.SIGKILL)
+
+
+def _listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as probe:
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
 
 
 main.add_command(emop)
