@@ -10,17 +10,31 @@ DBT_FILES := $(shell find dbt -path dbt/target -prune -o -path dbt/logs -prune -
 export PATH := $(BIN):$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: run test dev lint format install manifest clean
+# The browser test (tests/e2e) drives Debian's chromium.
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test dev browser lint format install manifest clean
 
 run: $(MANIFEST)  ## Run the whole pipeline once and print a summary
 	$(BIN)/flows run
 
-test: lint $(MANIFEST)  ## Lint, then run the whole test suite against a real PostgreSQL
+test: lint $(MANIFEST) browser  ## Lint, then run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest
 
 # Options go through DEV_ARGS, e.g. make dev DEV_ARGS="--port 3001 --meters 500".
 dev: $(MANIFEST)  ## Serve the Dagster UI and daemon on http://127.0.0.1:3000
 	$(BIN)/flows dev $(DEV_ARGS)
+
+browser:  ## Install Debian's chromium for the browser test, if it is missing (needs root)
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "The browser test needs $(CHROMIUM): run 'sudo apt-get install chromium'," \
+			"or make browser as root." >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing chromium for the browser test (apt-get)"; \
+	apt-get update -q && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
