@@ -17,6 +17,7 @@ import click
 import yaml
 
 from dagster_project.cli_emop import emop, simulate
+from dagster_project.cli_maintenance import partition
 from dagster_project.cli_tariff import tariff
 from dagster_project.cli_topup import topup
 from dagster_project.paths import PROJECT_ROOT
@@ -152,10 +153,10 @@ def dev(port: int, simulate: bool | None, meters: int, seed: int, faulty_fractio
     pipeline_run.ensure_dagster_home()
     try:
         with (
-            pipeline_run._registry_source(options) as (registry_source, emop_config),
+            pipeline_run.serve_registry_source(options) as (source, emop_config),
             tempfile.TemporaryDirectory(prefix="flows-dev-") as scratch,
         ):
-            click.echo(f"flows dev: {registry_source}")
+            click.echo(f"flows dev: {source}")
             click.echo(f"  database: {target.display_url}")
             click.echo(f"  UI:       http://{UI_HOST}:{port} (Ctrl-C stops it)")
             env = dict(os.environ)
@@ -260,6 +261,7 @@ def _listening(path: Path) -> bool:
         return True
 
 
+db.add_command(partition)
 main.add_command(emop)
 main.add_command(simulate)
 main.add_command(tariff)

@@ -102,7 +102,7 @@ def run_pipeline(options: RunOptions) -> RunReport:
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
     try:
-        with _registry_source(options) as (registry_source, emop_config):
+        with serve_registry_source(options) as (registry_source, emop_config):
             run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
             if emop_config:
                 run_config["resources"] = {"emop": {"config": emop_config}}
@@ -139,7 +139,7 @@ def check_problem(evaluation: AssetCheckEvaluation) -> str:
 
 
 @contextmanager
-def _registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, Any]]]:
+def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, Any]]]:
     """The registry the run loads, and EMOP settings that suit the meters behind it."""
     if not options.simulate:
         from dagster_project.defs.registry import default_registry_csv
