@@ -3,7 +3,8 @@
 `make dev` serves a small simulated fleet. In Chromium the test looks at the asset graph from the
 registry to the marts with their checks, materializes the fleet sync, waits for the run to
 succeed and reads the sync's metadata, which must match the database and the fleet's faults.
-Each step leaves a screenshot in docs/screenshots/ for the README.
+Each step leaves a screenshot in the test's temporary folder, or in FLOWS_SCREENSHOTS_DIR when
+set: `FLOWS_SCREENSHOTS_DIR=docs/screenshots .venv/bin/pytest tests/e2e` refreshes the README's.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from dagster_project.fleet_sync import sync_id_for_run
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection
 
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "FLOWS_SCREENSHOTS_DIR"
 # 40% of 20 meters: one meter with each kind of fault.
 FLEET = FleetConfig(meters=20, seed=11, faulty_fraction=0.4)
 CHROMIUM_ARGS = [
@@ -76,7 +77,9 @@ def sync_check_names() -> list[str]:
 def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
     chromium: Path, e2e_database_url: str, tmp_path: Path
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # A test run must not rewrite the README's images in the checkout unless asked to.
+    screenshots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path / "screenshots").resolve()
+    screenshots.mkdir(parents=True, exist_ok=True)
     failing = failing_meters(FLEET)
     checks = sync_check_names()
     assert 0 < failing < FLEET.meters and checks
@@ -98,7 +101,7 @@ def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
         # flows_raw/meter_registry, and the mart flows/meter_registry.
         expect(page.get_by_text("meter_registry", exact=True)).to_have_count(2)
         expect(graph_node(page, "meter_sync_snapshots")).to_contain_text(f"/ {len(checks)} Passed")
-        page.screenshot(path=SCREENSHOTS / "asset-graph.png")
+        page.screenshot(path=screenshots / "asset-graph.png")
 
         # Materialize the sync with the registry it reads, as the graph filtered to them offers.
         page.goto(lineage_url(dev.url, SYNC_AND_UPSTREAM))
@@ -113,25 +116,25 @@ def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
         run_path = run_link.get_attribute("href") or ""
         run_id = run_path.rsplit("/", 1)[-1]
         expect(graph_node(page, "meter_sync_snapshots")).to_contain_text(short_id)
-        page.screenshot(path=SCREENSHOTS / "launch.png")
+        page.screenshot(path=screenshots / "launch.png")
 
         page.goto(dev.url + run_path)
         assert wait_for_run_status(page) == "Success", dev.output()
-        page.screenshot(path=SCREENSHOTS / "run-success.png")
+        page.screenshot(path=screenshots / "run-success.png")
 
         # The sync asset's latest materialization: the counts the sync recorded.
         page.goto(dev.url + SYNC_ASSET_PATH)
         keys = ("sync_id", "meters_ok", "meters_failed")
         shown = {key: metadata_value(page, key) for key in keys}
         page.get_by_text("Metadata", exact=True).first.scroll_into_view_if_needed()
-        page.screenshot(path=SCREENSHOTS / "sync-metadata.png")
+        page.screenshot(path=screenshots / "sync-metadata.png")
 
         # Its checks, on the asset's Checks tab.
         page.goto(dev.url + SYNC_ASSET_PATH + "?view=checks")
         expect(page.get_by_text(f"Checks ({len(checks)})")).to_be_visible()
         for check in checks:
             expect(page.get_by_text(check, exact=True).first).to_be_visible()
-        page.screenshot(path=SCREENSHOTS / "sync-checks.png")
+        page.screenshot(path=screenshots / "sync-checks.png")
 
     with connection.connect(e2e_database_url) as conn:
         ours = sync_row(conn, "run_id = %s", run_id)
