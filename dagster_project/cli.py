@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -22,6 +25,9 @@ from dagster_project.cli_tariff import tariff
 from dagster_project.cli_topup import topup
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection, embedded
+
+if TYPE_CHECKING:  # pipeline_run imports Dagster: only the commands that run it load it
+    from dagster_project.pipeline_run import RunOptions
 
 UI_HOST = "127.0.0.1"
 DEFAULT_UI_PORT = 3000
@@ -87,28 +93,46 @@ def _external_database_note() -> bool:
     return True
 
 
+def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The fleet options `flows run` and `flows dev` share, handed over as `options`."""
+
+    @click.option(
+        "--simulate/--no-simulate",
+        default=None,
+        help="Use a simulated fleet (default: when neither FLOWS_DATABASE_URL nor "
+        "FLOWS_REGISTRY_CSV is set).",
+    )
+    @click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
+    @click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
+    @click.option(
+        "--faulty-fraction",
+        default=0.05,
+        show_default=True,
+        help="Share of faulty simulated meters.",
+    )
+    @functools.wraps(command)
+    def with_options(
+        simulate: bool | None, meters: int, seed: int, faulty_fraction: float, **rest: Any
+    ) -> None:
+        from dagster_project import pipeline_run
+
+        options = pipeline_run.RunOptions(
+            simulate=pipeline_run.default_simulate() if simulate is None else simulate,
+            meters=meters,
+            seed=seed,
+            faulty_fraction=faulty_fraction,
+        )
+        command(options=options, **rest)
+
+    return with_options
+
+
 @main.command("run")
-@click.option(
-    "--simulate/--no-simulate",
-    default=None,
-    help="Poll a simulated fleet (default: when neither FLOWS_DATABASE_URL nor "
-    "FLOWS_REGISTRY_CSV is set).",
-)
-@click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
-@click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
-@click.option(
-    "--faulty-fraction", default=0.05, show_default=True, help="Share of faulty simulated meters."
-)
-def run(simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -> None:
+@simulated_fleet_options
+def run(options: RunOptions) -> None:
     """Run the whole pipeline once and print a summary."""
     from dagster_project import pipeline_run
 
-    options = pipeline_run.RunOptions(
-        simulate=pipeline_run.default_simulate() if simulate is None else simulate,
-        meters=meters,
-        seed=seed,
-        faulty_fraction=faulty_fraction,
-    )
     try:
         report = pipeline_run.run_pipeline(options)
     except pipeline_run.PipelineFailed as error:
@@ -119,18 +143,8 @@ def run(simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -
 
 @main.command("dev")
 @click.option("--port", default=DEFAULT_UI_PORT, show_default=True, help="UI port.")
-@click.option(
-    "--simulate/--no-simulate",
-    default=None,
-    help="Serve a simulated fleet and load its registry (default: when neither "
-    "FLOWS_DATABASE_URL nor FLOWS_REGISTRY_CSV is set).",
-)
-@click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
-@click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
-@click.option(
-    "--faulty-fraction", default=0.05, show_default=True, help="Share of faulty simulated meters."
-)
-def dev(port: int, simulate: bool | None, meters: int, seed: int, faulty_fraction: float) -> None:
+@simulated_fleet_options
+def dev(port: int, options: RunOptions) -> None:
     """Serve the Dagster UI and daemon on 127.0.0.1 (`dagster dev`) until Ctrl-C.
 
     With a simulated fleet, the registry asset loads the fleet's registry and the meters are
@@ -142,12 +156,6 @@ def dev(port: int, simulate: bool | None, meters: int, seed: int, faulty_fractio
     with socket.socket() as probe:
         if probe.connect_ex((UI_HOST, port)) == 0:  # dagster dev would run on without a UI
             raise click.ClickException(f"{UI_HOST}:{port} is in use: stop that or pass --port")
-    options = pipeline_run.RunOptions(
-        simulate=pipeline_run.default_simulate() if simulate is None else simulate,
-        meters=meters,
-        seed=seed,
-        faulty_fraction=faulty_fraction,
-    )
     started_embedded = connection.configured_url() is None and not embedded.status().running
     target = connection.resolve_database()
     pipeline_run.ensure_dagster_home()
