@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,9 +23,10 @@ ACTIVE = "active"
 _SYNC_NAMESPACE = uuid.UUID("0b5c1d7e-2f33-4c0a-9d7e-5c1f0e8a6b42")
 
 
-def sync_id_for_run(run_id: str) -> uuid.UUID:
-    """One sync per Dagster run: a retried step re-lands the same sync instead of adding one."""
-    return uuid.uuid5(_SYNC_NAMESPACE, run_id)
+def sync_id_for_run(run_id: str, bucket_key: str) -> uuid.UUID:
+    """One sync per Dagster run and bucket: a retried step re-lands the same syncs instead of
+    adding more."""
+    return uuid.uuid5(_SYNC_NAMESPACE, f"{run_id}/{bucket_key}")
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,44 @@ def summarize(
             by_class[error_class or "unknown"].append(serial)
         if state.finished_at is not None:
             timings.append((serial, (state.finished_at - state.polled_at).total_seconds()))
-    summary.errors_by_class = {
+    summary.errors_by_class = _by_size(by_class)
+    summary.slowest = sorted(timings, key=lambda item: -item[1])[:slowest]
+    return summary
+
+
+def total(summaries: Iterable[SyncSummary], slowest: int = 5) -> SyncSummary:
+    """The summaries of the buckets one run read, as one."""
+    combined = SyncSummary()
+    by_class: dict[str, list[str]] = defaultdict(list)
+    timings: list[tuple[str, float]] = []
+    for summary in summaries:
+        combined.ok += summary.ok
+        combined.failed += summary.failed
+        combined.skipped += summary.skipped
+        combined.duration_seconds = max(combined.duration_seconds, summary.duration_seconds)
+        for name, serials in summary.errors_by_class.items():
+            by_class[name].extend(serials)
+        timings += summary.slowest
+    combined.errors_by_class = _by_size(by_class)
+    combined.slowest = sorted(timings, key=lambda item: -item[1])[:slowest]
+    return combined
+
+
+def _by_size(by_class: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {
         name: sorted(serials)
         for name, serials in sorted(by_class.items(), key=lambda i: -len(i[1]))
     }
-    summary.slowest = sorted(timings, key=lambda item: -item[1])[:slowest]
-    return summary
+
+
+def buckets_markdown(summaries: Mapping[Any, SyncSummary]) -> str:
+    """One line per bucket (keyed by anything with a `key`): how its meters fared."""
+    lines = ["| bucket | ok | failed | skipped |", "|---|---|---|---|"]
+    lines += [
+        f"| {bucket.key} | {summary.ok} | {summary.failed} | {summary.skipped} |"
+        for bucket, summary in sorted(summaries.items(), key=lambda item: item[0].key)
+    ]
+    return "\n".join(lines)
 
 
 def errors_markdown(summary: SyncSummary, max_serials: int = 20) -> str:

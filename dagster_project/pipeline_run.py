@@ -19,6 +19,7 @@ from typing import Any
 from dagster import AssetCheckEvaluation, DagsterInstance
 
 from dagster_project.defs.registry import REGISTRY_CSV_ENV
+from dagster_project.defs.sync import all_buckets_tags
 from dagster_project.paths import state_dir
 from dagster_project.warehouse import connection, embedded
 from dagster_project.warehouse.connection import DatabaseTarget
@@ -107,14 +108,17 @@ def run_pipeline(options: RunOptions) -> RunReport:
             if emop_config:
                 run_config["resources"] = {"emop": {"config": emop_config}}
             with DagsterInstance.get() as instance:
-                jobs = [("flows_pipeline", None)] + [
-                    ("daily_logs", key) for key in log_partitions(datetime.now(UTC))
+                # The whole fleet in one run: every bucket of the sync, then the rest.
+                jobs: list[tuple[str, str | None, dict[str, str]]] = [
+                    ("flows_pipeline", None, all_buckets_tags())
                 ]
-                for job_name, partition in jobs:
+                jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
+                for job_name, partition, tags in jobs:
                     result = defs.resolve_job_def(job_name).execute_in_process(
                         instance=instance,
                         run_config=run_config,
                         partition_key=partition,
+                        tags=tags,
                         raise_on_error=False,
                     )
                     run_ids.append(result.run_id)
@@ -187,23 +191,24 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
     with connection.connect(target.url) as conn:
         row = conn.execute(
             """
-            with latest_sync as (
-                select sync_id, meters_ok, meters_failed, meters_skipped
-                from flows_raw.meter_syncs order by finished_at desc limit 1
+            with run_syncs as (  -- one per bucket
+                select meters_ok, meters_failed, meters_skipped
+                from flows_raw.meter_syncs where run_id = any(%(run_ids)s)
             )
             select
                 (select count(*) from flows_raw.meter_registry),
                 (select count(distinct row_number) from flows_raw.meter_registry_rejects),
-                coalesce((select meters_ok from latest_sync), 0),
-                coalesce((select meters_failed from latest_sync), 0),
-                coalesce((select meters_skipped from latest_sync), 0),
+                coalesce((select sum(meters_ok)::int from run_syncs), 0),
+                coalesce((select sum(meters_failed)::int from run_syncs), 0),
+                coalesce((select sum(meters_skipped)::int from run_syncs), 0),
                 (select count(*) from flows.meters_low_balance),
                 (select count(*) from flows.meters_offline_all),
                 (select count(*) from flows_raw.profile_log_1
                  where record_timestamp >= current_date - 1),
                 (select count(*) from flows_raw.meter_event_log
                  where event_timestamp >= current_date - 1)
-            """
+            """,
+            {"run_ids": run_ids},
         ).fetchone()
         pushes = dict(
             conn.execute(
@@ -249,7 +254,7 @@ def report_text(report: RunReport, ui: str) -> str:
             f"flows pipeline: success ({len(report.run_ids)} runs)",
             f"  registry:        {report.registry_source}",
             f"  registry rows:   {report.registry_rows} loaded, {rejected} rejected",
-            f"  latest sync:     {report.meters_ok} ok, {report.meters_failed} failed, "
+            f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
             f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "
             "(flows.meters_low_balance)",

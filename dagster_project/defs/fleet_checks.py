@@ -22,10 +22,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.fleet_sync import sync_id_for_run
 from dagster_project.quality import fleet_rules
 from dagster_project.quality.fleet_rules import Thresholds, Verdict
 from dagster_project.warehouse import fleet_health
+from dagster_project.warehouse.sync_store import syncs_to_check
 
 from .resources import WarehouseResource
 from .sync import METER_SYNC_SNAPSHOTS
@@ -121,10 +121,9 @@ def fleet_outage_check(
     check_thresholds: CheckThresholds,
 ) -> AssetCheckResult:
     with warehouse.connect() as conn:
-        # The sync this run landed; run alone, the check looks at the latest one.
-        outcome = fleet_health.sync_outcome(conn, sync_id_for_run(context.run.run_id))
-        if outcome is None and (latest := fleet_health.latest_sync_id(conn)) is not None:
-            outcome = fleet_health.sync_outcome(conn, latest)
+        # The syncs this run landed; run alone, the check looks at the latest run's.
+        sync_ids, _ = syncs_to_check(conn, context.run.run_id)
+        outcome = fleet_health.sync_outcome(conn, sync_ids) if sync_ids else None
     return check_result(fleet_rules.judge_outage(outcome, check_thresholds.thresholds()))
 
 

@@ -1,5 +1,6 @@
 """Great Expectations suites on the raw sync snapshots as asset checks: a broken structure blocks
-the marts, implausible values warn. Each checks the sync its run landed, else the latest one."""
+the marts, implausible values warn. Each checks the syncs its run landed (one per bucket), else
+those of the latest run."""
 
 # No `from __future__ import annotations`: Dagster reads the check functions' hints at runtime.
 import uuid
@@ -18,17 +19,13 @@ from dagster import (
 )
 from psycopg import sql
 
-from dagster_project.fleet_sync import sync_id_for_run
 from dagster_project.quality import raw_expectations as rx
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
-from dagster_project.warehouse.raw_tables import METER_SYNCS, RAW_SCHEMA
+from dagster_project.warehouse.sync_store import NO_SYNC, syncs_to_check
 
 from .resources import WarehouseResource
 from .sync import METER_SYNC_SNAPSHOTS
 
-LANDED_BY_THIS_RUN = "landed by this run"
-LATEST = "the latest sync (this run landed none)"
-NO_SYNC = "no sync landed yet"
 # Converted by PostgreSQL to what the suites compare anyway: building UUID and Decimal objects
 # in Python, then converting them, costs more than the query on a sync of 100,000 meters.
 _CASTS = {"meter_id": "text", "balance": "float8", "voltage": "float8"}
@@ -36,40 +33,22 @@ _CASTS = {"meter_id": "text", "balance": "float8", "voltage": "float8"}
 
 @dataclass(frozen=True)
 class SyncRows:
-    """The rows of the sync a check looks at, and why that sync."""
+    """The rows of the syncs a check looks at, and why those syncs."""
 
-    sync_id: uuid.UUID | None
+    sync_ids: list[uuid.UUID]
     chosen: str
     frame: pd.DataFrame
 
 
-def sync_to_check(conn: psycopg.Connection, run_id: str) -> tuple[uuid.UUID | None, str]:
-    """The sync this run landed; run alone (e.g. from the UI), the latest sync."""
-    # Run alone on a database no sync ever wrote to, the tables may not exist yet.
-    exists = conn.execute("select to_regclass(%s)", (f"{RAW_SCHEMA}.{METER_SYNCS.name}",))
-    if exists.fetchone()[0] is None:
-        return None, NO_SYNC
-    own = sync_id_for_run(run_id)
-    landed = conn.execute(
-        sql.SQL("select 1 from {} where sync_id = %s").format(METER_SYNCS.identifier), (own,)
-    ).fetchone()
-    if landed:
-        return own, LANDED_BY_THIS_RUN
-    latest = conn.execute(
-        sql.SQL("select sync_id from {} order by finished_at desc limit 1").format(
-            METER_SYNCS.identifier
-        )
-    ).fetchone()
-    return (latest[0], LATEST) if latest else (None, NO_SYNC)
-
-
-def read_sync(conn: psycopg.Connection, sync_id: uuid.UUID, columns: Sequence[str]) -> pd.DataFrame:
-    """One sync's snapshot rows, only the given columns."""
-    query = sql.SQL("select {} from {} where sync_id = %s").format(
+def read_syncs(
+    conn: psycopg.Connection, sync_ids: Sequence[uuid.UUID], columns: Sequence[str]
+) -> pd.DataFrame:
+    """The syncs' snapshot rows, only the given columns."""
+    query = sql.SQL("select {} from {} where sync_id = any(%s)").format(
         sql.SQL(", ").join(map(_select_item, columns)), SNAPSHOTS_TABLE.identifier
     )
     with conn.cursor() as cursor:
-        cursor.execute(query, (sync_id,))
+        cursor.execute(query, (list(sync_ids),))
         return pd.DataFrame(cursor.fetchall(), columns=list(columns))
 
 
@@ -83,16 +62,16 @@ def _select_item(column: str) -> sql.Composable:
 
 def load_rows(warehouse: WarehouseResource, run_id: str, columns: Sequence[str]) -> SyncRows:
     with warehouse.connect() as conn:
-        sync_id, chosen = sync_to_check(conn, run_id)
-        if sync_id is None:
-            return SyncRows(None, chosen, pd.DataFrame(columns=list(columns)))
-        return SyncRows(sync_id, chosen, read_sync(conn, sync_id, columns))
+        sync_ids, chosen = syncs_to_check(conn, run_id)
+        if not sync_ids:
+            return SyncRows([], chosen, pd.DataFrame(columns=list(columns)))
+        return SyncRows(sync_ids, chosen, read_syncs(conn, sync_ids, columns))
 
 
 def check_result(
     rows: SyncRows, result: rx.SuiteResult, severity: AssetCheckSeverity
 ) -> AssetCheckResult:
-    subject = f"sync {rows.sync_id}" if rows.sync_id else NO_SYNC
+    subject = _syncs_named(rows.sync_ids)
     failures = [
         {
             "expectation": failure.name,
@@ -109,7 +88,7 @@ def check_result(
         severity=severity,
         description=f"{subject}: {result.summary()}",
         metadata={
-            "sync_id": str(rows.sync_id) if rows.sync_id else "none",
+            "sync_ids": ", ".join(map(str, rows.sync_ids)) or "none",
             "sync_chosen": rows.chosen,
             "rows_checked": result.rows,
             "expectations": len(result.results),
@@ -121,6 +100,14 @@ def check_result(
     )
 
 
+def _syncs_named(sync_ids: Sequence[uuid.UUID]) -> str:
+    if not sync_ids:
+        return NO_SYNC
+    if len(sync_ids) == 1:
+        return f"sync {sync_ids[0]}"
+    return f"{len(sync_ids)} syncs (one per bucket)"
+
+
 def run_suite(
     context: AssetCheckExecutionContext,
     warehouse: WarehouseResource,
@@ -129,7 +116,9 @@ def run_suite(
 ) -> AssetCheckResult:
     rows = load_rows(warehouse, context.run.run_id, rx.columns_read(suite))
     result = rx.validate(rows.frame, suite, now=datetime.now(UTC))
-    context.log.info("%s on sync %s (%s): %s", suite, rows.sync_id, rows.chosen, result.summary())
+    context.log.info(
+        "%s on %s (%s): %s", suite, _syncs_named(rows.sync_ids), rows.chosen, result.summary()
+    )
     return check_result(rows, result, severity)
 
 

@@ -1,4 +1,9 @@
-"""The fleet sync asset: poll every active meter and land one snapshot row per registry meter."""
+"""The fleet sync asset: poll every active meter and land one snapshot row per registry meter.
+
+The asset is partitioned by hash bucket of meters (fleet_buckets). One run may read one bucket
+(a fanned-out sync: one run per bucket, spread over run workers) or a range of them (the whole
+fleet in one run, as on one machine); either way each bucket lands as a sync of its own.
+"""
 
 from datetime import UTC, datetime
 
@@ -6,26 +11,40 @@ import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    BackfillPolicy,
     Backoff,
     Failure,
     Jitter,
     MaterializeResult,
     MetadataValue,
     RetryPolicy,
+    StaticPartitionsDefinition,
     asset,
 )
 
 from dagster_project.emop import runner
 from dagster_project.emop.client import EmopClient
-from dagster_project.emop.state import MeterState
+from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.fleet_buckets import (
+    BUCKET_RANGE_END_TAG,
+    BUCKET_RANGE_START_TAG,
+    Bucket,
+    bucket_count,
+    bucket_keys,
+    parse_bucket_key,
+    split_by_bucket,
+)
 from dagster_project.fleet_sync import (
     RegisteredMeter,
+    SyncSummary,
+    buckets_markdown,
     errors_markdown,
     skipped_row,
     slowest_markdown,
     snapshot_row,
     summarize,
     sync_id_for_run,
+    total,
 )
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
@@ -34,6 +53,15 @@ from .registry import RAW_METER_REGISTRY
 from .resources import EmopSettings, WarehouseResource
 
 METER_SYNC_SNAPSHOTS = AssetKey(["flows_raw", "meter_sync_snapshots"])
+
+sync_buckets = StaticPartitionsDefinition(bucket_keys(bucket_count()))
+
+
+def all_buckets_tags() -> dict[str, str]:
+    """Run tags that make one run read every bucket (the whole fleet)."""
+    keys = sync_buckets.get_partition_keys()
+    return {BUCKET_RANGE_START_TAG: keys[0], BUCKET_RANGE_END_TAG: keys[-1]}
+
 
 # A database that went away is worth another go; meters are never the reason for a retry.
 DATABASE_RETRY = RetryPolicy(
@@ -63,55 +91,50 @@ def database_failure(warehouse: WarehouseResource, doing: str, error: Exception)
     deps=[RAW_METER_REGISTRY],
     group_name="sync",
     kinds={"python", "postgres"},
+    partitions_def=sync_buckets,
+    # A range of buckets is read by one run, not by one run per bucket.
+    backfill_policy=BackfillPolicy.single_run(),
     retry_policy=DATABASE_RETRY,
     description=(
         "One row per registry meter per sync: every value read from each active meter over "
-        "EMOP, or why it could not be read; passive meters are recorded as skipped."
+        "EMOP, or why it could not be read; passive meters are recorded as skipped. "
+        "Partitioned by hash bucket of meters, so that a sync can fan out over run workers."
     ),
 )
 def meter_sync(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
-    meters = read_registry(warehouse)
-    polled = [meter for meter in meters if meter.polled]
-    by_endpoint = {meter.endpoint: meter for meter in polled}
-    sync_id = sync_id_for_run(context.run_id)
+    wanted = [parse_bucket_key(key) for key in context.partition_keys]
+    shares = split_by_bucket(read_registry(warehouse), lambda meter: meter.id, wanted)
+    polled = [meter for share in shares.values() for meter in share if meter.polled]
 
     started = datetime.now(UTC)
+    # Every bucket of the run is read at once, under one limit of meters in progress.
     states = runner.run(_read_fleet(emop, polled))
     finished = datetime.now(UTC)
-
-    rows = [snapshot_row(sync_id, by_endpoint[state.meter], state) for state in states]
-    rows += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
-    summary = summarize(
-        states, skipped=len(meters) - len(polled), started=started, finished=finished
-    )
     for state in states:
         if not state.ok:
             context.log.warning("meter %s: %s", state.meter.label, state.first_error)
 
-    header = SyncHeader(
-        sync_id=sync_id,
-        started_at=started,
-        finished_at=finished,
-        meters_ok=summary.ok,
-        meters_failed=summary.failed,
-        meters_skipped=summary.skipped,
-        run_id=context.run_id,
-    )
-    try:
-        with warehouse.connect() as conn:
-            loaded = load_sync(conn, header, rows)
-    except psycopg.OperationalError as error:
-        raise database_failure(warehouse, f"write sync {sync_id} to", error) from error
-
+    state_of = {state.meter: state for state in states}
+    summaries: dict[Bucket, SyncSummary] = {}
+    loaded = 0
+    for bucket, share in shares.items():
+        summaries[bucket], count = _land_bucket(
+            context.run_id, bucket, share, state_of, started, finished, warehouse
+        )
+        loaded += count
+    summary = total(summaries.values())
     context.log.info(
-        "sync %s: %d ok, %d failed, %d skipped in %.1f s",
-        sync_id, summary.ok, summary.failed, summary.skipped, summary.duration_seconds,
+        "sync of %d bucket(s): %d ok, %d failed, %d skipped in %.1f s",
+        len(shares), summary.ok, summary.failed, summary.skipped, summary.duration_seconds,
     )  # fmt: skip
+    sync_ids = [str(sync_id_for_run(context.run_id, bucket.key)) for bucket in shares]
     return MaterializeResult(
         metadata={
-            "sync_id": str(sync_id),
+            # One sync per bucket; a run of one bucket shows its one sync_id.
+            "sync_id": ", ".join(sync_ids),
+            "buckets": len(shares),
             "meters_ok": summary.ok,
             "meters_failed": summary.failed,
             "meters_skipped": summary.skipped,
@@ -119,8 +142,44 @@ def meter_sync(
             "duration_seconds": round(summary.duration_seconds, 1),
             "errors": MetadataValue.md(errors_markdown(summary)),
             "slowest_meters": MetadataValue.md(slowest_markdown(summary)),
+            "by_bucket": MetadataValue.md(buckets_markdown(summaries)),
         }
     )
+
+
+def _land_bucket(
+    run_id: str,
+    bucket: Bucket,
+    meters: list[RegisteredMeter],
+    state_of: dict[MeterEndpoint, MeterState],
+    started: datetime,
+    finished: datetime,
+    warehouse: WarehouseResource,
+) -> tuple[SyncSummary, int]:
+    """Load one bucket's share of the run as a sync of its own; return its summary and rows."""
+    sync_id = sync_id_for_run(run_id, bucket.key)
+    polled = [meter for meter in meters if meter.polled]
+    states = [state_of[meter.endpoint] for meter in polled]
+    rows = [snapshot_row(sync_id, meter, state_of[meter.endpoint]) for meter in polled]
+    rows += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
+    summary = summarize(
+        states, skipped=len(meters) - len(polled), started=started, finished=finished
+    )
+    header = SyncHeader(
+        sync_id=sync_id,
+        started_at=started,
+        finished_at=finished,
+        meters_ok=summary.ok,
+        meters_failed=summary.failed,
+        meters_skipped=summary.skipped,
+        run_id=run_id,
+        bucket=bucket.key,
+    )
+    try:
+        with warehouse.connect() as conn:
+            return summary, load_sync(conn, header, rows)
+    except psycopg.OperationalError as error:
+        raise database_failure(warehouse, f"write sync {sync_id} to", error) from error
 
 
 async def _read_fleet(emop: EmopSettings, meters: list[RegisteredMeter]) -> list[MeterState]:

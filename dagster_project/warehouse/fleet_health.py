@@ -38,7 +38,8 @@ class SignalDrop:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    sync_id: uuid.UUID
+    #: One sync per bucket the run read.
+    sync_ids: list[uuid.UUID]
     finished_at: datetime
     attempted: int
     failed: int
@@ -140,36 +141,30 @@ def signal_drops(
         return cursor.execute(query, params).fetchall()
 
 
-def latest_sync_id(conn: psycopg.Connection) -> uuid.UUID | None:
-    row = conn.execute(
-        "select sync_id from flows_raw.meter_syncs order by finished_at desc limit 1"
+def sync_outcome(conn: psycopg.Connection, sync_ids: list[uuid.UUID]) -> SyncOutcome | None:
+    """The failures of the syncs of one run, taken together."""
+    (finished_at,) = conn.execute(
+        "select max(finished_at) from flows_raw.meter_syncs where sync_id = any(%s)", (sync_ids,)
     ).fetchone()
-    return row[0] if row else None
-
-
-def sync_outcome(conn: psycopg.Connection, sync_id: uuid.UUID) -> SyncOutcome | None:
-    header = conn.execute(
-        "select finished_at from flows_raw.meter_syncs where sync_id = %s", (sync_id,)
-    ).fetchone()
-    if header is None:
+    if finished_at is None:
         return None
     failures = conn.execute(
         """
         select serial, error_class
         from flows_raw.meter_sync_snapshots
-        where sync_id = %s and outcome = 'failed'
+        where sync_id = any(%s) and outcome = 'failed'
         order by serial
         """,
-        (sync_id,),
+        (sync_ids,),
     ).fetchall()
     (attempted,) = conn.execute(
         "select count(*) from flows_raw.meter_sync_snapshots "
-        "where sync_id = %s and outcome <> 'skipped'",
-        (sync_id,),
+        "where sync_id = any(%s) and outcome <> 'skipped'",
+        (sync_ids,),
     ).fetchone()
     return SyncOutcome(
-        sync_id=sync_id,
-        finished_at=header[0],
+        sync_ids=sync_ids,
+        finished_at=finished_at,
         attempted=attempted,
         failed=len(failures),
         failures=[(serial, error_class) for serial, error_class in failures],

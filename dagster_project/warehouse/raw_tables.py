@@ -133,6 +133,7 @@ METER_SYNCS = RawTable(
         "meters_failed int4!",
         "meters_skipped int4!",
         "run_id text",
+        "bucket text",
     ),
     ("primary key (sync_id)",),
 )
@@ -337,10 +338,15 @@ _INDEXES = (
     "create index if not exists meter_sync_snapshots_polled "
     "on flows_raw.meter_sync_snapshots (polled_at)",
     "create index if not exists meter_syncs_finished on flows_raw.meter_syncs (finished_at desc)",
+    # The checks of a run read the syncs that run landed, one per bucket.
+    "create index if not exists meter_syncs_run on flows_raw.meter_syncs (run_id)",
     "create index if not exists profile_log_1_timestamp_brin "
     "on flows_raw.profile_log_1 using brin (record_timestamp)",
 )
 
+
+#: Advisory lock key of ensure_raw_tables (any constant the other locks of flows do not use).
+_ENSURE_TABLES_LOCK = 0x666C6F7773_01
 
 PARTITIONED_TABLES = tuple(table for table in RAW_TABLES if table.partition_by)
 
@@ -351,6 +357,9 @@ def ensure_raw_tables(conn: psycopg.Connection, today: date | None = None) -> No
     version stays as it is until `partition_existing_table` converts it."""
     months = partitions.months_around(today or datetime.now(UTC).date())
     with conn.transaction():
+        # The bucket runs of a fanned-out sync start together: concurrent `create ... if not
+        # exists` of the same table can still collide, so one session at a time does this.
+        conn.execute("select pg_advisory_xact_lock(%s)", (_ENSURE_TABLES_LOCK,))
         conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(RAW_SCHEMA)))
         for table in RAW_TABLES:
             conn.execute(table.create_statement())

@@ -17,6 +17,7 @@ from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     METER_SYNCS,
     PROFILE_LOG_1,
+    RAW_SCHEMA,
     RawTable,
     copy_rows,
     replace_window,
@@ -43,6 +44,8 @@ class SyncHeader:
     meters_failed: int
     meters_skipped: int
     run_id: str | None
+    #: The bucket key (e.g. 03-of-16) the sync covered.
+    bucket: str | None = None
 
 
 def load_sync(conn: psycopg.Connection, header: SyncHeader, rows: Iterable[Sequence[Any]]) -> int:
@@ -66,10 +69,48 @@ def load_sync(conn: psycopg.Connection, header: SyncHeader, rows: Iterable[Seque
                     header.meters_failed,
                     header.meters_skipped,
                     header.run_id,
+                    header.bucket,
                 )
             ],
         )
     return count
+
+
+#: Why a check looks at the syncs it looks at.
+LANDED_BY_THIS_RUN = "landed by this run"
+LATEST_RUN = "the latest run's (this run landed none)"
+NO_SYNC = "no sync landed yet"
+
+
+def syncs_to_check(conn: psycopg.Connection, run_id: str) -> tuple[list[uuid.UUID], str]:
+    """The syncs this run landed, one per bucket it read; a check run alone (from the UI, say)
+    looks at those of the run that landed the latest sync."""
+    # Run alone on a database no sync ever wrote to, the tables may not exist yet.
+    name = f"{RAW_SCHEMA}.{METER_SYNCS.name}"
+    if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None:
+        return [], NO_SYNC
+    own = _syncs_of_run(conn, run_id)
+    if own:
+        return own, LANDED_BY_THIS_RUN
+    latest = conn.execute(
+        sql.SQL("select sync_id, run_id from {} order by finished_at desc limit 1").format(
+            METER_SYNCS.identifier
+        )
+    ).fetchone()
+    if latest is None:
+        return [], NO_SYNC
+    sync_id, latest_run = latest
+    return (_syncs_of_run(conn, latest_run) if latest_run else [sync_id]), LATEST_RUN
+
+
+def _syncs_of_run(conn: psycopg.Connection, run_id: str) -> list[uuid.UUID]:
+    rows = conn.execute(
+        sql.SQL("select sync_id from {} where run_id = %s order by bucket").format(
+            METER_SYNCS.identifier
+        ),
+        (run_id,),
+    ).fetchall()
+    return [sync_id for (sync_id,) in rows]
 
 
 def _replace_day(

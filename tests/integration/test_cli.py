@@ -68,7 +68,7 @@ def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(
     assert [row[0] for row in syncs] == [12, 12]  # one new sync per run, each complete
     for output in (first.stdout, second.stdout):
         assert "registry rows:   12 loaded, 0 rejected" in output
-        assert "latest sync:     12 ok, 0 failed, 0 skipped" in output
+        assert "sync:            12 ok, 0 failed, 0 skipped" in output
         assert "(FLOWS_DATABASE_URL)" in output
     # The run history went to DAGSTER_HOME, and no embedded server was started.
     assert (tmp_path / "dagster_home" / "history").exists()

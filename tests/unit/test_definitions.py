@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from dagster import build_schedule_context
 
 from dagster_project.definitions import defs
-from dagster_project.defs.schedules import previous_utc_day
+from dagster_project.defs.schedules import (
+    fanned_out_sync_schedule,
+    fleet_sync_schedule,
+    previous_utc_day,
+)
 
 EXPECTED_LINEAGE = {
     "flows_raw/meter_registry": [],
@@ -131,7 +139,41 @@ def test_schedules_run_by_default_at_their_times() -> None:
         "Europe/London",
         "daily_logs",
     )
-    assert all(s.default_status.value == "RUNNING" for s in schedules.values())
+    # One machine: the whole pipeline in one run is on, the fanned-out sync off.
+    on = {name for name, s in schedules.items() if s.default_status.value == "RUNNING"}
+    assert on == set(schedules) - {"fleet_sync_fanned_out_every_15_minutes"}
+
+
+SCHEDULED = datetime(2026, 11, 27, 10, 15, tzinfo=UTC)
+
+
+def test_the_whole_pipeline_schedule_reads_every_bucket_in_one_run() -> None:
+    request = fleet_sync_schedule(build_schedule_context(scheduled_execution_time=SCHEDULED))
+    assert request.tags["dagster/asset_partition_range_start"] == "00-of-04"
+    assert request.tags["dagster/asset_partition_range_end"] == "03-of-04"
+
+
+def test_the_fanned_out_schedule_asks_one_run_per_bucket_of_one_cycle() -> None:
+    requests = fanned_out_sync_schedule(build_schedule_context(scheduled_execution_time=SCHEDULED))
+    assert [r.partition_key for r in requests] == ["00-of-04", "01-of-04", "02-of-04", "03-of-04"]
+    assert {r.tags["flows/cycle"] for r in requests} == {"2026-11-27T10:15:00+00:00"}
+    assert [r.tags["flows/bucket"] for r in requests] == [r.partition_key for r in requests]
+    assert len({r.run_key for r in requests}) == 4
+
+
+def test_the_environment_sets_the_split_and_which_sync_schedule_is_on() -> None:
+    # The definitions read both at import: load them afresh in a process of their own.
+    code = (
+        "from dagster_project.definitions import defs\n"
+        "print(defs.resolve_job_def('fleet_sync').partitions_def.get_partition_keys()[-1])\n"
+        "for name in ('fleet_sync_every_15_minutes', 'fleet_sync_fanned_out_every_15_minutes'):\n"
+        "    print(defs.resolve_schedule_def(name).default_status.value)\n"
+    )
+    env = {**os.environ, "FLOWS_SYNC_BUCKETS": "16", "FLOWS_SYNC_FAN_OUT": "yes"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["15-of-16", "STOPPED", "RUNNING"]
 
 
 @pytest.mark.parametrize(
@@ -177,5 +219,19 @@ def test_the_sync_and_every_mart_report_stale_after_two_cycles() -> None:
     assert sensor.default_status.value == "RUNNING"
 
 
-def test_meter_alerts_run_by_default() -> None:
+def test_meter_alerts_and_the_cycle_sensor_run_by_default() -> None:
     assert defs.resolve_sensor_def("meter_alerts").default_status.value == "RUNNING"
+    cycle = defs.resolve_sensor_def("transform_after_fanned_out_sync")
+    assert cycle.default_status.value == "RUNNING"
+    assert cycle.job_name == "flows_transform"
+
+
+def test_fanned_out_jobs_split_the_pipeline_at_the_sync() -> None:
+    sync = defs.resolve_job_def("fleet_sync").asset_layer.selected_asset_keys
+    rest = defs.resolve_job_def("flows_transform").asset_layer.selected_asset_keys
+    whole = defs.resolve_job_def("flows_pipeline").asset_layer.selected_asset_keys
+    assert {key.to_user_string() for key in sync} == {"flows_raw/meter_sync_snapshots"}
+    assert sync | rest == whole and not sync & rest
+    # dbt builds carry the tag deploy/dagster.yaml lets one run at a time through.
+    for name in ("flows_pipeline", "flows_transform"):
+        assert defs.resolve_job_def(name).tags["flows/dbt"] == "build"

@@ -64,7 +64,7 @@ def test_signal_drops_say_why() -> None:
 
 def outcome(attempted: int, failed: int) -> SyncOutcome:
     failures = [(f"EML{n:010d}", "MeterTimeoutError") for n in range(failed)]
-    return SyncOutcome(uuid.uuid4(), AT, attempted, failed, failures)
+    return SyncOutcome([uuid.uuid4()], AT, attempted, failed, failures)
 
 
 def test_outage_fails_over_the_share_and_lists_the_meters() -> None:

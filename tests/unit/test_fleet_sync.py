@@ -106,5 +106,8 @@ def test_summary_groups_errors_by_class_and_ranks_the_slowest() -> None:
     assert "| ConnectionRefusedByMeter | 2 | EML0000000002, EML0000000004 |" in text
 
 
-def test_one_sync_id_per_run() -> None:
-    assert sync_id_for_run("run-a") == sync_id_for_run("run-a") != sync_id_for_run("run-b")
+def test_one_sync_id_per_run_and_bucket() -> None:
+    same = sync_id_for_run("run-a", "00-of-04")
+    assert same == sync_id_for_run("run-a", "00-of-04")
+    assert same != sync_id_for_run("run-b", "00-of-04")
+    assert same != sync_id_for_run("run-a", "01-of-04")
