@@ -63,9 +63,11 @@ def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(
     assert (registry_snapshot(db), yesterdays_profile(db)) == after_first
     assert len(after_first[1]) == 12 * 48  # a whole UTC day for every meter, once
     syncs = db.execute(
-        "select meters_ok + meters_failed + meters_skipped from flows_raw.meter_syncs"
+        "select count(distinct bucket), sum(meters_ok + meters_failed + meters_skipped)::int "
+        "from flows_raw.meter_syncs group by run_id"
     )
-    assert [row[0] for row in syncs] == [12, 12]  # one new sync per run, each complete
+    # One new sync per run and bucket, every bucket in each run, each run complete.
+    assert syncs.fetchall() == [(4, 12), (4, 12)]
     for output in (first.stdout, second.stdout):
         assert "registry rows:   12 loaded, 0 rejected" in output
         assert "sync:            12 ok, 0 failed, 0 skipped" in output

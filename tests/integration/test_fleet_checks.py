@@ -20,7 +20,7 @@ from dagster_project.defs.fleet_checks import (
 from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync import meter_sync
+from dagster_project.defs.sync import all_buckets_tags, meter_sync
 from dagster_project.emop.simulator import FleetConfig
 from tests.fleet_thread import FleetThread
 from tests.integration.databases import scratch_database
@@ -86,6 +86,7 @@ def sync_and_check(url: str, registry_csv: Path) -> dict[str, object]:
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry_csv)}}}
         },
+        tags=all_buckets_tags(),
     )
     assert result.success
     return {

@@ -14,8 +14,9 @@ from dagster import materialize
 from dagster_project.defs.logs import meter_event_log, profile_log_1
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import meter_sync
+from dagster_project.defs.sync import all_buckets_tags, meter_sync, sync_buckets
 from dagster_project.emop.simulator import FleetConfig
+from dagster_project.fleet_buckets import parse_bucket_key
 from tests.fleet_thread import FleetThread
 from tests.simulated import QUICK_EMOP
 
@@ -49,6 +50,9 @@ def registry_csv(fleet_thread, tmp_path_factory) -> Path:
     return path
 
 
+ALL_BUCKETS = sync_buckets.get_partition_keys()
+
+
 def registry_config(path: Path) -> dict:
     return {"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(path)}}}}
 
@@ -59,22 +63,29 @@ def synced(registry_csv) -> str:
         [meter_registry_raw, meter_sync],
         resources=RESOURCES,
         run_config=registry_config(registry_csv),
+        tags=all_buckets_tags(),
     )
     assert result.success
-    (materialization,) = result.asset_materializations_for_node("flows_raw__meter_sync_snapshots")
-    return materialization.metadata
+    # The run read every bucket: each partition is recorded, with the run's metadata.
+    materializations = result.asset_materializations_for_node("flows_raw__meter_sync_snapshots")
+    assert sorted(m.partition for m in materializations) == ALL_BUCKETS
+    return materializations[0].metadata
 
 
-def snapshots(db: psycopg.Connection, sync_id: str) -> dict[str, dict]:
+def sync_ids(synced) -> list[str]:
+    return synced["sync_id"].value.split(", ")
+
+
+def snapshots(db: psycopg.Connection, ids: list[str]) -> dict[str, dict]:
     cursor = db.execute(
-        "select * from flows_raw.meter_sync_snapshots where sync_id = %s", (sync_id,)
+        "select * from flows_raw.meter_sync_snapshots where sync_id = any(%s::uuid[])", (ids,)
     )
     names = [column.name for column in cursor.description]
     return {row[names.index("serial")]: dict(zip(names, row, strict=True)) for row in cursor}
 
 
 def test_sync_lands_one_row_per_registry_meter_with_the_right_outcome(synced, fleet_thread, db):
-    rows = snapshots(db, synced["sync_id"].value)
+    rows = snapshots(db, sync_ids(synced))
     meters = fleet_thread.fleet.meters
     assert set(rows) == {meter.serial for meter in meters}
 
@@ -123,11 +134,30 @@ def test_sync_metadata_reads_at_a_glance(synced, fleet_thread) -> None:
 
 def test_sync_header_counts_match_the_rows(synced, db) -> None:
     header = db.execute(
-        "select meters_ok, meters_failed, meters_skipped from flows_raw.meter_syncs "
-        "where sync_id = %s",
-        (synced["sync_id"].value,),
+        "select sum(meters_ok)::int, sum(meters_failed)::int, sum(meters_skipped)::int "
+        "from flows_raw.meter_syncs where sync_id = any(%s::uuid[])",
+        (sync_ids(synced),),
     ).fetchone()
     assert header == (6, 3, 1)
+
+
+def test_each_bucket_lands_as_a_sync_of_its_own_meters(synced, db) -> None:
+    rows = db.execute(
+        "select syncs.bucket, syncs.meters_ok + syncs.meters_failed + syncs.meters_skipped, "
+        "array_agg(snapshots.meter_id) "
+        "from flows_raw.meter_syncs as syncs "
+        "join flows_raw.meter_sync_snapshots as snapshots using (sync_id) "
+        "where syncs.sync_id = any(%s::uuid[]) group by syncs.sync_id",
+        (sync_ids(synced),),
+    ).fetchall()
+    assert sorted(bucket for bucket, _, _ in rows) == ALL_BUCKETS
+    landed = 0
+    for key, counted, meter_ids in rows:
+        bucket = parse_bucket_key(key)
+        assert all(bucket.holds(meter_id) for meter_id in meter_ids), key
+        assert counted == len(meter_ids)
+        landed += len(meter_ids)
+    assert landed == 10
 
 
 def partition_window(days_ago: int) -> tuple[str, datetime, datetime]:
@@ -198,6 +228,7 @@ def test_a_database_that_cannot_be_written_fails_the_run_and_says_so(registry_cs
         [meter_sync],
         resources={"warehouse": dead, "emop": QUICK_EMOP},
         raise_on_error=False,
+        tags=all_buckets_tags(),
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

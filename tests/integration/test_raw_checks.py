@@ -27,22 +27,22 @@ from dagster import (
 from psycopg import sql
 
 from dagster_project.defs.dbt import flows_dbt_models
-from dagster_project.defs.raw_checks import (
-    LANDED_BY_THIS_RUN,
-    LATEST,
-    raw_snapshot_checks,
-    raw_snapshots_structure,
-)
+from dagster_project.defs.raw_checks import raw_snapshot_checks, raw_snapshots_structure
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, meter_sync
+from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
 from dagster_project.emop.simulator import FleetConfig
 from dagster_project.fleet_sync import sync_id_for_run
 from dagster_project.quality.raw_expectations import PLAUSIBILITY_SUITE, STRUCTURE_SUITE
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import METER_SYNCS
-from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from dagster_project.warehouse.sync_store import (
+    LANDED_BY_THIS_RUN,
+    LATEST_RUN,
+    SyncHeader,
+    load_sync,
+)
 from tests.fleet_thread import FleetThread
 from tests.helpers import registry_csv, registry_row
 from tests.simulated import QUICK_EMOP
@@ -117,6 +117,10 @@ def crafted_rows(sync_id: uuid.UUID, malformed: bool) -> list[tuple]:
     return rows
 
 
+#: The crafted syncs stand for a run of the whole fleet as one bucket.
+CRAFTED_BUCKET = "00-of-01"
+
+
 def land(
     conn: psycopg.Connection, sync_id: uuid.UUID, rows: list[tuple], run_id: str | None
 ) -> None:
@@ -144,7 +148,7 @@ def crafted_sync(
     context: AssetExecutionContext, config: CraftedSyncConfig, warehouse: WarehouseResource
 ) -> None:
     """Stands in for the fleet sync: lands this run's sync from crafted rows."""
-    sync_id = sync_id_for_run(context.run_id)
+    sync_id = sync_id_for_run(context.run_id, CRAFTED_BUCKET)
     with warehouse.connect() as conn:
         land(conn, sync_id, crafted_rows(sync_id, config.malformed), context.run_id)
 
@@ -189,12 +193,13 @@ def fleet_sync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExecuteInPr
             [meter_registry_raw, meter_sync, *raw_snapshot_checks],
             resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
             run_config=registry_config(path),
+            tags=all_buckets_tags(),
         )
 
 
 def test_a_simulated_fleets_sync_passes_both_checks(fleet_sync: ExecuteInProcessResult) -> None:
     assert fleet_sync.success
-    (landed,) = fleet_sync.asset_materializations_for_node("flows_raw__meter_sync_snapshots")
+    landed = fleet_sync.asset_materializations_for_node("flows_raw__meter_sync_snapshots")[0]
     assert landed.metadata["meters_failed"].value == 1  # the NAK: failed, yet well formed
     for name, severity in (
         (STRUCTURE_SUITE, AssetCheckSeverity.ERROR),
@@ -203,7 +208,9 @@ def test_a_simulated_fleets_sync_passes_both_checks(fleet_sync: ExecuteInProcess
         check = evaluation(fleet_sync, name)
         assert check.passed, check.description
         assert check.severity == severity
-        assert check.metadata["sync_id"].value == landed.metadata["sync_id"].value
+        # One sync per bucket, all of them checked together.
+        assert check.metadata["sync_ids"].value == landed.metadata["sync_id"].value
+        assert landed.metadata["buckets"].value == 4
         assert check.metadata["sync_chosen"].value == LANDED_BY_THIS_RUN
         assert check.metadata["rows_checked"].value == 7
         assert check.metadata["failures_json"].value == []
@@ -226,8 +233,8 @@ def test_run_alone_the_check_reads_the_latest_sync_and_names_the_bad_rows(
         forget(database_url, sync_id)
     structure = evaluation(result, STRUCTURE_SUITE)
     assert not structure.passed and structure.severity == AssetCheckSeverity.ERROR
-    assert structure.metadata["sync_id"].value == str(sync_id)
-    assert structure.metadata["sync_chosen"].value == LATEST
+    assert structure.metadata["sync_ids"].value == str(sync_id)
+    assert structure.metadata["sync_chosen"].value == LATEST_RUN
     assert structure.metadata["rows_checked"].value == len(METERS) + 1
     assert named_serials(structure) == {k: sorted(v) for k, v in MALFORMED_NAMES.items()}
     failures = {f["expectation"]: f for f in structure.metadata["failures_json"].value}
@@ -297,7 +304,7 @@ def test_a_malformed_sync_blocks_the_marts_in_the_same_run(
     clean_build: ExecuteInProcessResult, database_url: str, db: psycopg.Connection
 ) -> None:
     result = build_with_crafted_sync(malformed=True)
-    forget(database_url, sync_id_for_run(result.run_id))
+    forget(database_url, sync_id_for_run(result.run_id, CRAFTED_BUCKET))
 
     check = evaluation(result, STRUCTURE_SUITE)
     assert not check.passed and check.severity == AssetCheckSeverity.ERROR

@@ -17,7 +17,7 @@ from psycopg.types.json import set_json_loads
 from dagster_project import tariff_requests as tr
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import meter_sync
+from dagster_project.defs.sync import all_buckets_tags, meter_sync
 from dagster_project.defs.write_checks import write_checks
 from dagster_project.defs.writes import meter_writes
 from dagster_project.emop.simulator import FleetConfig, token_credit_units
@@ -65,6 +65,7 @@ def sync(registry: Path, *more: object) -> dict:
         [meter_registry_raw, meter_sync, *more],
         resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
         run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry)}}}},
+        tags=all_buckets_tags(),
     )
     assert result.success
     return {
