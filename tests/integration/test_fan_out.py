@@ -1,0 +1,130 @@
+"""A fanned-out cycle through the real definitions: the schedule asks one sync run per bucket,
+the cycle sensor waits until every bucket's run has finished, then asks for the one run that
+builds the marts, which then hold every meter of every bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from dagster import (
+    DagsterInstance,
+    JobDefinition,
+    RunRequest,
+    SensorResult,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    materialize,
+)
+
+from dagster_project.definitions import defs
+from dagster_project.defs.fan_out import transform_after_fanned_out_sync
+from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.schedules import fanned_out_sync_schedule
+from dagster_project.defs.sync import sync_buckets
+from dagster_project.emop.simulator import FleetConfig
+from dagster_project.fleet_buckets import parse_bucket_key
+from tests.fleet_thread import FleetThread
+from tests.simulated import QUICK_EMOP, write_fleet_registry
+
+METERS = 12
+TICK = datetime(2026, 11, 27, 10, 15, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetThread]:
+    with FleetThread(FleetConfig(meters=METERS, seed=41, freeze_model=True, port=0)) as fleet:
+        yield fleet
+
+
+@pytest.fixture(scope="module")
+def run_config(fleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    registry = write_fleet_registry(
+        fleet, tmp_path_factory.mktemp("fan_out") / "registry.csv", mode="active"
+    )
+    return {
+        "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry)}}},
+        "resources": {"emop": {"config": QUICK_EMOP.model_dump()}},
+    }
+
+
+def evaluate_sensor(instance: DagsterInstance, cursor: str | None) -> SensorResult | SkipReason:
+    return transform_after_fanned_out_sync(build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_a_fanned_out_cycle_syncs_each_bucket_then_builds_once(
+    run_config: dict[str, Any], db: psycopg.Connection
+) -> None:
+    requests = fanned_out_sync_schedule(build_schedule_context(scheduled_execution_time=TICK))
+    assert len(requests) == len(sync_buckets.get_partition_keys())
+    sync_job = defs.resolve_job_def("fleet_sync")
+    bucket_config = {"resources": run_config["resources"]}
+    with DagsterInstance.ephemeral() as instance:
+        # The registry is loaded by the previous cycle's transform; here, by a run of its own.
+        registry = materialize(
+            [meter_registry_raw],
+            instance=instance,
+            resources={"warehouse": WarehouseResource()},
+            run_config={"ops": run_config["ops"]},
+        )
+        assert registry.success
+        transform = defs.resolve_job_def("flows_transform")
+
+        for request in requests[:-1]:
+            assert _run_bucket(sync_job, instance, request, bucket_config)
+            still = evaluate_sensor(instance, cursor=None)
+            assert isinstance(still, SkipReason), "built before every bucket had finished"
+
+        assert _run_bucket(sync_job, instance, requests[-1], bucket_config)
+        ready = evaluate_sensor(instance, cursor=None)
+        assert isinstance(ready, SensorResult)
+        (build,) = ready.run_requests
+        cycle = requests[0].tags["flows/cycle"]
+        assert ready.cursor == cycle and build.tags["flows/cycle"] == cycle
+        # Evaluated again with its cursor, the sensor asks for nothing more.
+        assert isinstance(evaluate_sensor(instance, cursor=ready.cursor), SkipReason)
+
+        built = transform.execute_in_process(
+            instance=instance, run_config=run_config, tags=build.tags
+        )
+        assert built.success
+
+    syncs = db.execute(
+        "select bucket, run_id, meters_ok, meters_failed from flows_raw.meter_syncs "
+        "where bucket is not null order by bucket"
+    ).fetchall()
+    assert [bucket for bucket, *_ in syncs] == [r.partition_key for r in requests]
+    assert len({run_id for _, run_id, *_ in syncs}) == len(requests)  # a run per bucket
+    assert sum(ok for *_, ok, _ in syncs) == METERS
+    # Each meter landed in its own bucket's sync, and the marts hold all of them.
+    misplaced = db.execute(
+        "select snapshots.serial, syncs.bucket from flows_raw.meter_sync_snapshots as snapshots "
+        "join flows_raw.meter_syncs as syncs using (sync_id) where syncs.bucket is not null"
+    ).fetchall()
+    assert len(misplaced) == METERS
+    for serial, key in misplaced:
+        (meter_id,) = db.execute(
+            "select id from flows_raw.meter_registry where serial = %s", (serial,)
+        ).fetchone()
+        assert parse_bucket_key(key).holds(meter_id), serial
+    (healthy,) = db.execute(
+        "select count(*) from flows.meter_shadows where health = 'healthy'"
+    ).fetchone()
+    assert healthy == METERS
+
+
+def _run_bucket(
+    job: JobDefinition, instance: DagsterInstance, request: RunRequest, config: dict
+) -> bool:
+    result = job.execute_in_process(
+        instance=instance,
+        run_config=config,
+        partition_key=request.partition_key,
+        tags=request.tags,
+    )
+    return result.success
