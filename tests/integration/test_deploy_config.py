@@ -136,7 +136,7 @@ def _run(instance: DagsterInstance, status: DagsterRunStatus, tags: dict[str, st
     return run.run_id
 
 
-def test_the_queue_lets_one_run_per_esco_through(instance: DagsterInstance) -> None:
+def test_the_queue_lets_one_run_per_esco_bucket_and_build_through(instance: DagsterInstance) -> None:
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
     queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None
@@ -152,12 +152,18 @@ def test_the_queue_lets_one_run_per_esco_through(instance: DagsterInstance) -> N
     _run(instance, started, {"flows/esco": ESCO_A})
     _run(instance, started, {**SYNC_SCHEDULE})
     _run(instance, started, {"dagster/backfill": "first"})
+    _run(instance, started, {"flows/bucket": "00-of-16"})
+    _run(instance, started, {"flows/dbt": "build"})
     second_of_a = _run(instance, queued, {"flows/esco": ESCO_A})
     first_of_b = _run(instance, queued, {"flows/esco": ESCO_B})
     second_of_b = _run(instance, queued, {"flows/esco": ESCO_B})
     next_sync = _run(instance, queued, {**SYNC_SCHEDULE})
     other_backfill = _run(instance, queued, {"dagster/backfill": "second"})
     untagged = _run(instance, queued, {})
+    # A bucket still syncing holds back its own next run, not the other buckets'.
+    same_bucket = _run(instance, queued, {"flows/bucket": "00-of-16"})
+    other_bucket = _run(instance, queued, {"flows/bucket": "01-of-16"})
+    next_build = _run(instance, queued, {"flows/dbt": "build"})
 
     # The daemon's own choice of which queued runs to launch now, against this storage.
     daemon = QueuedRunCoordinatorDaemon(interval_seconds=5)
@@ -168,8 +174,8 @@ def test_the_queue_lets_one_run_per_esco_through(instance: DagsterInstance) -> N
         )
     }
 
-    assert launched == {first_of_b, untagged}
-    held = {second_of_a, second_of_b, next_sync, other_backfill}
+    assert launched == {first_of_b, untagged, other_bucket}
+    held = {second_of_a, second_of_b, next_sync, other_backfill, same_bucket, next_build}
     assert held.isdisjoint(launched)
 
 

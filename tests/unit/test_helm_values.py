@@ -9,11 +9,14 @@ import yaml
 from dagster._config import process_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
+from dagster_project.fleet_buckets import bucket_count, fan_out
 from dagster_project.paths import PROJECT_ROOT
 
 VALUES = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
 FLOWS_VARIABLES = {"FLOWS_DATABASE_URL", "FLOWS_ALERT_WEBHOOK_URL"}
+#: Settings, not secrets: plain values in the chart.
+FLOWS_SETTINGS = {"FLOWS_SYNC_BUCKETS", "FLOWS_SYNC_FAN_OUT"}
 # user:password@ in a URL, or a database or webhook URL at all (those belong in the Secret)
 CREDENTIALS_IN_URL = re.compile(r"://[^/@\s:]+:[^@\s]+@")
 SECRET_URL = re.compile(r"^(postgres(ql)?(\+\w+)?|https?)://")
@@ -60,9 +63,11 @@ def test_flows_variables_come_from_a_secret(values: dict[str, Any]) -> None:
 
     for env in env_lists(values):
         for var in env:
-            if var["name"].startswith("FLOWS_"):
+            if var["name"] in FLOWS_VARIABLES:
                 assert "value" not in var, f"{var['name']} is written into the values"
                 assert "secretKeyRef" in var["valueFrom"], var["name"]
+            elif var["name"].startswith("FLOWS_"):
+                assert var["name"] in FLOWS_SETTINGS, f"{var['name']} is neither secret nor setting"
     # Run pods get the same Secret whatever the deployment passes on.
     run_launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
     secret_names = {ref["name"] for ref in from_secrets.values()}
@@ -114,3 +119,16 @@ def test_the_run_queue_and_retention_match_dagster_yaml(values: dict[str, Any]) 
     # The chart takes per-status retention only with all four statuses.
     statuses = {"skipped", "success", "failure", "started"}
     assert set(retention["sensor"]["purgeAfterDays"]) == statuses
+
+
+def test_the_sync_fans_out_with_the_same_split_in_the_code_server_and_the_run_pods(
+    values: dict[str, Any],
+) -> None:
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    settings = {var["name"]: var["value"] for var in deployment["env"] if "value" in var}
+    run_pods = dict(
+        entry.split("=", 1)
+        for entry in values["runLauncher"]["config"]["k8sRunLauncher"]["envVars"]
+    )
+    assert settings == run_pods
+    assert bucket_count(settings) > 1 and fan_out(settings)
