@@ -52,7 +52,6 @@ REQUESTS_PER_READ = 24
 METERS_AND_CONNECTIONS_PER_PROCESS = 12_000
 WORKER_TIMEOUT_SECONDS = 3600
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 #: Dagster's console log at warnings only: the registry load is set-up, not measured.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 ROW_COUNTS = """
@@ -145,6 +144,7 @@ class WorkerResult:
     run_id: str = ""
     meters: int = 0
     start_seconds: float = 0.0
+    start_cpu: float = 0.0
     wall: float = 0.0
     cpu: float = 0.0
     rss_before_mb: float = 0.0
@@ -162,14 +162,22 @@ class WorkerResult:
     load_before: float = 0.0
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def status_mb(field_name: str) -> float:
+    """A memory figure of /proc/self/status in MB. Its VmHWM is the peak of this process's own
+    memory: getrusage's ru_maxrss is not, since exec carries over the peak of the memory it
+    replaces, which after the vfork of subprocess is the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise LookupError(field_name)
 
 
 def rss_mb() -> float:
-    """The resident set now; the peak alone would hide the run behind the imports' peak."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * PAGE_SIZE / 2**20
+    return status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    return status_mb("VmHWM")
 
 
 def cpu_seconds() -> float:
@@ -237,6 +245,7 @@ def run_worker(spec: WorkerSpec, process_started: float) -> WorkerResult:
         }
     result.start_seconds = time.perf_counter() - process_started
     result.rss_before_mb = rss_mb()
+    result.start_cpu = cpu_seconds()
     cpu, wall = cpu_seconds(), time.perf_counter()
     outcome = materialize([sync_asset.meter_sync], resources=resources, **selection)
     result.wall = time.perf_counter() - wall
@@ -457,12 +466,13 @@ def report(
     row("meters in the run", one.meters, two.meters, ",d")
     row("load average (1 min) before", one.load_before, two.load_before, ".2f")
     row("worker start + imports, s", one.start_seconds, two.start_seconds)
+    row("  worker CPU of those, s", one.start_cpu, two.start_cpu)
     row("run wall time, s", one.wall, two.wall)
     row("worker CPU during the run, s", one.cpu, two.cpu)
     row("  CPU / wall (of 1 core)", one.cpu / one.wall, two.cpu / two.wall, ".2f")
     row("simulator CPU during the run, s", one.simulator_cpu, two.simulator_cpu)
     row("worker RSS at the run's start, MB", one.rss_before_mb, two.rss_before_mb, ".0f")
-    row("worker peak RSS, MB", one.rss_peak_mb, two.rss_peak_mb, ".0f")
+    row("worker peak RSS (VmHWM), MB", one.rss_peak_mb, two.rss_peak_mb, ".0f")
     row("  peak - start, MB", *(r.rss_peak_mb - r.rss_before_mb for r in (one, two)), ".0f")
     row("rows landed (snapshots)", one.rows, two.rows, ",d")
     row("  ok", one.ok, two.ok, ",d")
@@ -507,17 +517,28 @@ def report(
             f"{result.meters:,} meters, {runs_per_cycle} fit back to back in a cycle "
             f"-> {math.ceil(runs_needed / runs_per_cycle)} worker(s) by wall time"
         )
+    per_meter_ms = [1000 * r.cpu / r.meters for r in (one, two)]
+    print(
+        f"worker CPU per meter: {per_meter_ms[0]:.2f} ms (1 bucket), "
+        f"{per_meter_ms[1]:.2f} ms (2 buckets)"
+    )
     extra_meters, extra_cpu = two.meters - one.meters, two.cpu - one.cpu
-    if extra_meters > 0 and extra_cpu > 0:
+    fixed = one.cpu - one.meters * extra_cpu / extra_meters if extra_meters else -1.0
+    if extra_cpu > 0 and fixed >= 0:
         # The difference of the two runs separates the cost per meter from the cost per run
-        # (start of the run, registry read, Dagster's events), which more buckets do not share.
+        # (registry read, Dagster's events), which a run of more buckets does not pay again.
         per_meter = extra_cpu / extra_meters
-        fixed = one.cpu - one.meters * per_meter
+        total_cpu = args.meters * per_meter + args.buckets * (fixed + one.start_cpu)
         print(
             f"marginal: {1 / per_meter:,.0f} meters per CPU-s from the difference of the runs, "
-            f"plus {fixed:.1f} CPU-s per run; {args.buckets} bucket runs a cycle cost "
-            f"{args.meters * per_meter + args.buckets * fixed:,.0f} CPU-s "
-            f"= {(args.meters * per_meter + args.buckets * fixed) / CYCLE_SECONDS:.2f} cores"
+            f"plus {fixed:.1f} CPU-s per run and {one.start_cpu:.1f} to start its process; "
+            f"{args.buckets} bucket runs a cycle: {total_cpu:,.0f} CPU-s "
+            f"= {total_cpu / CYCLE_SECONDS:.2f} cores"
+        )
+    else:
+        print(
+            "marginal: the larger share cost more CPU per meter, not less, so no cost per run "
+            "separates out (contention for the cores raises the cost of a busier event loop)"
         )
     print(
         "On this 2-core machine the simulator's processes share the cores with the worker "
