@@ -538,7 +538,7 @@ def report(
     else:
         print(
             "marginal: the larger share cost more CPU per meter, not less, so no cost per run "
-            "separates out (contention for the cores raises the cost of a busier event loop)"
+            "separates out (look at the load average: other work on the cores skews this)"
         )
     print(
         "On this 2-core machine the simulator's processes share the cores with the worker "
