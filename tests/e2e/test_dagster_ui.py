@@ -1,8 +1,9 @@
 """The Dagster UI in a browser, used as a person would after `make dev`.
 
 `make dev` serves a small simulated fleet. In Chromium the test looks at the asset graph from the
-registry to the marts with their checks, materializes the fleet sync, waits for the run to
-succeed and reads the sync's metadata, which must match the database and the fleet's faults.
+registry to the marts with their checks, materializes every bucket of the fleet sync (a backfill
+that runs as one run), waits for the run to succeed and reads the sync's metadata, which must
+match the database and the fleet's faults.
 Each step leaves a screenshot in the test's temporary folder, or in FLOWS_SCREENSHOTS_DIR when
 set: `FLOWS_SCREENSHOTS_DIR=docs/screenshots .venv/bin/pytest tests/e2e` refreshes the README's.
 """
@@ -19,22 +20,23 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
+from dagster import DagsterInstance, materialize
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect, sync_playwright
 
 from dagster_project.definitions import defs
+from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.schedules import fleet_sync_schedule
-from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS
+from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, sync_buckets
 from dagster_project.emop.simulator import FleetConfig
 from dagster_project.emop.simulator.config import GARBAGE
 from dagster_project.emop.simulator.identity import assign_faults
-from dagster_project.fleet_sync import sync_id_for_run
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection
 
@@ -56,7 +58,8 @@ UI_START_SECONDS = 240  # make may first have to bring .venv or dbt's manifest u
 RUN_SECONDS = 300
 STOP_SECONDS = 60
 GRAPH_FROM_REGISTRY_TO_MARTS = '+key:"flows/meters_low_balance"'
-SYNC_AND_UPSTREAM = f'+key:"{METER_SYNC_SNAPSHOTS.to_user_string()}"'
+SYNC_ONLY = f'key:"{METER_SYNC_SNAPSHOTS.to_user_string()}"'
+BUCKETS = sync_buckets.get_partition_keys()
 SYNC_ASSET_PATH = "/assets/" + METER_SYNC_SNAPSHOTS.to_user_string()
 SCHEDULE_PATH = f"/locations/flows/schedules/{fleet_sync_schedule.name}"  # workspace.yaml's name
 
@@ -103,20 +106,27 @@ def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
         expect(graph_node(page, "meter_sync_snapshots")).to_contain_text(f"/ {len(checks)} Passed")
         page.screenshot(path=screenshots / "asset-graph.png")
 
-        # Materialize the sync with the registry it reads, as the graph filtered to them offers.
-        page.goto(lineage_url(dev.url, SYNC_AND_UPSTREAM))
-        expand_all_groups(page)
-        expect(graph_node(page, "meter_sync_snapshots")).to_contain_text("Asset checks")
-        page.get_by_role("button", name="Materialize all").click()
-        launched = page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}")).first
-        expect(launched).to_be_visible()
-        short_id = re.search(r"Launched run ([0-9a-f]{8})", launched.inner_text())[1]
-        run_link = page.locator(f'a[href^="/runs/{short_id}"]').first
-        expect(run_link).to_be_attached()
-        run_path = run_link.get_attribute("href") or ""
-        run_id = run_path.rsplit("/", 1)[-1]
-        expect(graph_node(page, "meter_sync_snapshots")).to_contain_text(short_id)
+        # The registry as the last cycle left it, so that the sync alone can be materialized.
+        load_registry(e2e_database_url, tmp_path)
+
+        # Materialize every bucket of the sync: the partition dialog makes it a backfill, which
+        # the sync's backfill policy runs as one run.
+        page.goto(lineage_url(dev.url, SYNC_ONLY))
+        page.get_by_role("button", name="Materialize…").click()
+        page.get_by_role("dialog").get_by_role("button", name="All", exact=True).click()
+        expect(page.get_by_text(f"{len(BUCKETS)} partitions", exact=True)).to_be_visible()
         page.screenshot(path=screenshots / "launch.png")
+        page.get_by_role("button", name="Launch backfill").click()
+        backfill = page.locator('a[href^="/runs/b/"]').first
+        expect(backfill).to_be_attached()
+        backfill_path = (backfill.get_attribute("href") or "").split("?")[0]
+        page.goto(dev.url + backfill_path.rstrip("/") + "?tab=runs")
+        run_link = page.locator('a[href^="/runs/"]:not([href^="/runs/b/"])').filter(
+            has_text=re.compile(r"^[0-9a-f]{8}$")
+        )
+        expect(run_link.first).to_be_visible(timeout=RUN_SECONDS * 1000)
+        run_path = run_link.first.get_attribute("href") or ""
+        run_id = run_path.rsplit("/", 1)[-1]
 
         page.goto(dev.url + run_path)
         assert wait_for_run_status(page) == "Success", dev.output()
@@ -137,30 +147,44 @@ def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
         page.screenshot(path=screenshots / "sync-checks.png")
 
     with connection.connect(e2e_database_url) as conn:
-        ours = sync_row(conn, "run_id = %s", run_id)
-        displayed = sync_row(conn, "sync_id = %s::uuid", shown["sync_id"])
-    assert ours is not None, f"run {run_id} recorded no sync"
-    assert ours[0] == str(sync_id_for_run(run_id))
-    assert ours[1:3] == (FLEET.meters - failing, failing)
-    # The page shows the latest sync: this run's, or one the schedule started during the test.
-    assert displayed is not None, f"the UI shows sync {shown['sync_id']}, not in the database"
-    assert displayed[3] >= ours[3]
-    assert (int(shown["meters_ok"]), int(shown["meters_failed"])) == displayed[1:3]
-    assert displayed[1:3] == (FLEET.meters - failing, failing)
+        ours = run_syncs(conn, run_id)
+    # One sync per bucket, together the whole fleet with its faulty meters failed; the page
+    # shows the run's syncs and counts.
+    assert sorted(bucket for bucket, *_ in ours) == BUCKETS, f"run {run_id} landed {ours}"
+    assert {sync_id for _, sync_id, *_ in ours} == set(shown["sync_id"].split(", "))
+    assert sum(ok for *_, ok, _ in ours) == FLEET.meters - failing
+    assert sum(failed for *_, failed in ours) == failing
+    assert (int(shown["meters_ok"]), int(shown["meters_failed"])) == (
+        FLEET.meters - failing,
+        failing,
+    )
     # make dev stopped everything it started: webserver, daemon, code servers, run workers.
     for server in ("webserver", "daemon", "code-server"):
         assert any(server in command for command in dev.stopped), dev.stopped
     assert dev.leftovers == [], f"processes left after make dev stopped: {dev.leftovers}"
 
 
-def sync_row(
-    conn: psycopg.Connection, condition: str, value: str
-) -> tuple[str, int, int, datetime] | None:
+def run_syncs(conn: psycopg.Connection, run_id: str) -> list[tuple[str, str, int, int]]:
     return conn.execute(
-        "select sync_id::text, meters_ok, meters_failed, finished_at "
-        f"from flows_raw.meter_syncs where {condition}",
-        (value,),
-    ).fetchone()
+        "select bucket, sync_id::text, meters_ok, meters_failed "
+        "from flows_raw.meter_syncs where run_id = %s",
+        (run_id,),
+    ).fetchall()
+
+
+def load_registry(database_url: str, tmp_path: Path) -> None:
+    """Load the registry make dev's fleet wrote, recorded in make dev's Dagster instance."""
+    csv_path = tmp_path / "state" / "simulated_fleet_registry.csv"
+    with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        result = materialize(
+            [meter_registry_raw],
+            instance=instance,
+            resources={"warehouse": WarehouseResource(database_url=database_url)},
+            run_config={
+                "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(csv_path)}}}
+            },
+        )
+    assert result.success
 
 
 # --- The UI ----------------------------------------------------------------------------------

@@ -136,7 +136,9 @@ def _run(instance: DagsterInstance, status: DagsterRunStatus, tags: dict[str, st
     return run.run_id
 
 
-def test_the_queue_lets_one_run_per_esco_bucket_and_build_through(instance: DagsterInstance) -> None:
+def test_the_queue_lets_one_run_per_esco_bucket_and_build_through(
+    instance: DagsterInstance,
+) -> None:
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
     queue = instance.get_concurrency_config().run_queue_config
     assert queue is not None
