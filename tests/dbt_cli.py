@@ -10,11 +10,14 @@ from pathlib import Path
 from dagster_project.paths import DBT_PROJECT_DIR
 from dagster_project.warehouse import connection
 
+TARGET_ENV = "FLOWS_TEST_DBT_TARGET"
+
 
 def target_path() -> str:
     """dbt's target folder for tests, relative to the dbt project. Two test sessions at once on
-    one checkout each need their own (FLOWS_TEST_DBT_TARGET)."""
-    return os.environ.get("FLOWS_TEST_DBT_TARGET", "target/tests")
+    one checkout each need their own (FLOWS_TEST_DBT_TARGET); each xdist worker is one, and
+    tests/conftest.py gives it its own."""
+    return os.environ.get(TARGET_ENV, "target/tests")
 
 
 def run_dbt(database_url: str, *args: str) -> subprocess.CompletedProcess:
