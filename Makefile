@@ -10,6 +10,13 @@ DBT_FILES := $(shell find dbt -path dbt/target -prune -o -path dbt/logs -prune -
 export PATH := $(BIN):$(PATH)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
+# pytest-xdist workers for make test; the slow tests mostly wait (meter simulators, dbt and Dagster
+# subprocesses), so two overlap well even on two cores. Whole files go to one worker, so that a
+# module's fixtures (a dbt build) are made once. Files go out in collection order, not xdist's
+# most-tests-first: the few long browser and integration files then start first and the many
+# short unit files fill the gaps at the end. make test TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 # The browser test (tests/e2e) drives Debian's chromium.
 CHROMIUM := /usr/bin/chromium
 
@@ -19,7 +26,7 @@ run: $(MANIFEST)  ## Run the whole pipeline once and print a summary
 	$(BIN)/flows run
 
 test: lint $(MANIFEST) browser  ## Lint, then run the whole test suite against a real PostgreSQL
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Options go through DEV_ARGS, e.g. make dev DEV_ARGS="--port 3001 --meters 500".
 dev: $(MANIFEST)  ## Serve the Dagster UI and daemon on http://127.0.0.1:3000
