@@ -21,7 +21,9 @@
             begin
                 create role {{ role }} nologin;
             exception
-                when duplicate_object then null;
+                -- Another dbt run (a test process beside this one) created it first: the
+                -- loser of that race gets unique_violation on pg_authid, not duplicate_object.
+                when duplicate_object or unique_violation then null;
                 when insufficient_privilege then
                     raise warning 'role % is missing and % may not create it; BI access not granted',
                         {{ role_literal }}, current_user;

@@ -26,8 +26,10 @@ from dagster_project.emop.simulator import FleetConfig, GroundTruth, SimulatedFl
 from dagster_project.emop.state import MeterEndpoint, MeterState
 
 # Tight enough that faults cost little time, generous enough for a loaded CI machine.
+# Short, yet with room for a loaded machine (make test runs two test processes beside the
+# browser test): a healthy meter must never look silent, and slow meters stay slower than this.
 FAST = ClientSettings(
-    timeout_seconds=1.0,
+    timeout_seconds=2.5,
     attempts=2,
     backoff_base_seconds=0.05,
     backoff_max_seconds=0.1,
@@ -107,7 +109,13 @@ def assert_cause(state: MeterState, fault: str) -> None:
 @pytest.fixture(scope="module")
 def faulty_fleet_states():
     config = FleetConfig(
-        port=0, meters=9, seed=11, faults=FAULTS, freeze_model=True, slow_seconds=3.0
+        port=0,
+        meters=9,
+        seed=11,
+        faults=FAULTS,
+        freeze_model=True,
+        slow_seconds=6.0,
+        too_soon_gap_seconds=30.0,
     )
 
     async def run():
@@ -194,7 +202,14 @@ def test_writes_are_acknowledged_and_take_effect() -> None:
 
 def test_a_thousand_meter_fleet_with_faults_is_read_concurrently_and_correctly() -> None:
     config = FleetConfig(
-        port=0, meters=1000, seed=2026, faulty_fraction=0.05, freeze_model=True, slow_seconds=3.0
+        port=0,
+        meters=1000,
+        seed=2026,
+        faulty_fraction=0.05,
+        freeze_model=True,
+        slow_seconds=6.0,
+        # However late a loaded machine sends the next request, it is still too soon.
+        too_soon_gap_seconds=30.0,
     )
 
     async def run():

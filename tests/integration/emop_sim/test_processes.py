@@ -42,6 +42,7 @@ def test_a_fleet_split_across_two_processes_answers_reads(tmp_path: Path) -> Non
         freeze_model=True,
         sim_origin=ORIGIN,
         faults={5: "too_soon", 250: "offline"},
+        too_soon_gap_seconds=30.0,  # the second read is too soon however loaded the machine
     ).resolved()
     reference = SimulatedFleet(config)  # the same meters, built here and never started
     with ProcessFleet(config, processes=2) as fleet:
