@@ -113,8 +113,9 @@ def test_ui_shows_the_graph_runs_a_fleet_sync_and_shows_its_metadata(
         # the sync's backfill policy runs as one run.
         page.goto(lineage_url(dev.url, SYNC_ONLY))
         page.get_by_role("button", name="Materialize…").click()
-        page.get_by_role("dialog").get_by_role("button", name="All", exact=True).click()
-        expect(page.get_by_text(f"{len(BUCKETS)} partitions", exact=True)).to_be_visible()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="All", exact=True).click()
+        expect(dialog.get_by_text(f"{len(BUCKETS)} partitions", exact=True)).to_be_visible()
         page.screenshot(path=screenshots / "launch.png")
         page.get_by_role("button", name="Launch backfill").click()
         backfill = page.locator('a[href^="/runs/b/"]').first

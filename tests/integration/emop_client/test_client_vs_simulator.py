@@ -86,9 +86,11 @@ def assert_matches_truth(state: MeterState, truth: GroundTruth, skip: frozenset[
     for name in skip:
         expected.pop(name), got.pop(name)
     assert got == expected, state.meter.label
-    # The meter's clock has one-second resolution and the read takes time: within a second.
+    # The meter's clock has one-second resolution, and the answer reaches the client at most one
+    # exchange's time limit after the meter read its clock (seconds, on a loaded machine).
     assert state.clock_time_diff_seconds is not None
-    assert abs(state.clock_time_diff_seconds - truth.clock_time_diff_seconds) <= 1
+    slack = 1 + FAST.timeout_seconds
+    assert abs(state.clock_time_diff_seconds - truth.clock_time_diff_seconds) <= slack
 
 
 def assert_cause(state: MeterState, fault: str) -> None:
