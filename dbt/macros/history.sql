@@ -31,7 +31,9 @@
 {% macro history_window(time_column='"timestamp"') -%}
 history_window as (
 
-    {% if is_incremental() %}
+    {#- --full-refresh empties these tables (prepare_history_partitions) instead of dropping them;
+        say so here too rather than rely on the emptied table and watermark. -#}
+    {% if is_incremental() and not flags.FULL_REFRESH %}
     select coalesce(
         (
             select synced_through
