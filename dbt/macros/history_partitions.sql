@@ -43,7 +43,8 @@
     The default partition and the missing month partitions from the month of the oldest raw
     snapshot (or of `since_relation`'s oldest row, if older) to two months ahead. A month whose
     rows already sit in the default partition (PostgreSQL refuses to create its partition then)
-    has them moved into the new partition.
+    has them moved into the new partition. `if not exists`: a dbt run beside this one may have
+    added the month since this one found it missing.
 -#}
 {% macro month_partitions_sql(relation, column, new_table=false, since_relation=none) -%}
     {%- set default = relation.incorporate(path={'identifier': relation.identifier ~ '_default'}) -%}
@@ -88,11 +89,11 @@
             create temporary table {{ moving.identifier }} on commit drop as
                 select * from {{ default }} where {{ in_month }};
             delete from {{ default }} where {{ in_month }};
-            create table {{ partition }} partition of {{ relation }} for values {{ bounds }};
+            create table if not exists {{ partition }} partition of {{ relation }} for values {{ bounds }};
             insert into {{ relation }} select * from {{ moving.identifier }};
             drop table {{ moving.identifier }};
         {%- else %}
-            create table {{ partition }} partition of {{ relation }} for values {{ bounds }};
+            create table if not exists {{ partition }} partition of {{ relation }} for values {{ bounds }};
         {%- endif %}
     {% endfor -%}
 {%- endmacro %}
