@@ -27,15 +27,13 @@ import json
 import math
 import os
 import resource
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -281,24 +279,6 @@ def process_cpu_seconds(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
     return total / CLOCK_TICKS
-
-
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    from psycopg import sql
-
-    from dagster_project.warehouse import connection
-
-    name = f"flows_bench_{secrets.token_hex(3)}"
-    with connection.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield connection.with_database(server_url, name)
-    finally:
-        with connection.connect(server_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
 
 
 @dataclass
@@ -572,7 +552,7 @@ def main() -> None:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="flows-scale-out-") as workdir,
-            scratch_database(server.url) as url,
+            connection.scratch_database(server.url, "flows_bench") as url,
         ):
             setting, one, two = measure_shares(args, url, Path(workdir))
     finally:

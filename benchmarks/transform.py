@@ -23,7 +23,6 @@ import json
 import operator
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -429,16 +428,8 @@ def time_queries(conn: psycopg.Connection, meters: Sequence[RegistryMeter]) -> d
 
 def in_scratch_database(server_url: str, action: Callable[[str], Any]) -> Any:
     """Run action(url) on a new database of the server, dropped afterwards even on error."""
-    scratch = f"flows_bench_{secrets.token_hex(3)}"
-    with connection.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("create database {}").format(sql.Identifier(scratch)))
-    try:
-        return action(connection.with_database(server_url, scratch))
-    finally:
-        with connection.connect(server_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(scratch))
-            )
+    with connection.scratch_database(server_url, "flows_bench") as url:
+        return action(url)
 
 
 def log(message: str) -> None:

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from dagster_project.warehouse import embedded
@@ -97,3 +101,19 @@ def dbt_profile_env(url: str) -> dict[str, str]:
 def connect(url: str, **kwargs: object) -> psycopg.Connection:
     """A psycopg 3 connection; the application name shows who is connected in pg_stat_activity."""
     return psycopg.connect(libpq_url(url), application_name="flows", **kwargs)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new empty database `<prefix>_<random>` on the server, for tests and benchmarks; yields
+    its URL and drops it afterwards, even on error."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with connect(server_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.warehouse.connection import scratch_database
+
 # The session's server (FLOWS_DATABASE_URL's, or the embedded one), as for the integration tests.
 from tests.integration.conftest import database_url  # noqa: F401
-from tests.integration.databases import scratch_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from dagster_project.warehouse import connection, embedded
-from tests.integration.databases import scratch_database
+from dagster_project.warehouse.connection import scratch_database
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -28,7 +28,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection
-from tests.integration.databases import scratch_database
+from dagster_project.warehouse.connection import scratch_database
 
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
 HELLO = "hello from the production instance"

@@ -14,6 +14,7 @@ from dagster import DagsterInstance
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.retention import raw_retention
 from dagster_project.warehouse import connection, partitions
+from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     PARTITIONED_TABLES,
@@ -23,7 +24,6 @@ from dagster_project.warehouse.raw_tables import (
     partition_existing_table,
 )
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.integration.databases import scratch_database
 
 TODAY = date(2026, 12, 15)
 

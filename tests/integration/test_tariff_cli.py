@@ -23,12 +23,12 @@ from psycopg.types.json import set_json_loads
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.registry import parse_registry_csv
 from dagster_project.warehouse import connection
+from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
-from tests.integration.databases import scratch_database
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 

@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.tariff_requests import tariff_json_text
 from dagster_project.warehouse import connection
+from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     TARIFF_CHANGE_REQUEST_METERS,
@@ -31,7 +32,6 @@ from dagster_project.warehouse.raw_tables import (
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_row
-from tests.integration.databases import scratch_database
 from tests.integration.test_tariff_cli import load_registry
 
 UK = ZoneInfo("Europe/London")

@@ -38,6 +38,7 @@ from dagster_project.registry import parse_registry_csv
 from dagster_project.tariff_push import WriteRetryPolicy, meter_wall_time
 from dagster_project.topups import QueuedToken
 from dagster_project.warehouse import connection, write_store
+from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
@@ -49,7 +50,6 @@ from dagster_project.warehouse.write_store import (
 )
 from dagster_project.write_path import WriteReport, run_write_path
 from tests.fleet_thread import FleetThread
-from tests.integration.databases import scratch_database
 from tests.simulated import QUICK_EMOP, write_fleet_registry
 
 FLOWS = str(Path(sys.executable).with_name("flows"))

@@ -23,11 +23,11 @@ from dagster_project.defs.writes import meter_writes
 from dagster_project.emop.simulator import FleetConfig, token_credit_units
 from dagster_project.emop.simulator.model import MONEY
 from dagster_project.warehouse import connection
+from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
 from dagster_project.warehouse.write_store import insert_covered_meters, insert_token
 from tests.dbt_cli import run_dbt
 from tests.fleet_thread import FleetThread
-from tests.integration.databases import scratch_database
 from tests.simulated import QUICK_EMOP, write_fleet_registry
 
 TOKEN = "03000123412341234123"  # £30.00 on the simulator
