@@ -297,9 +297,10 @@ def sync_times(first: datetime, count: int, interval: timedelta) -> list[datetim
 
 
 def header_row(sync_id: uuid.UUID, started_at: datetime, meters: int, failed: int) -> tuple:
-    """A flows_raw.meter_syncs row: (sync_id, started, finished, ok, failed, skipped, run_id)."""
+    """A flows_raw.meter_syncs row: (sync_id, started, finished, ok, failed, skipped, run_id,
+    bucket), each sync of the whole fleet as one bucket."""
     finished_at = started_at + meters * POLL_SPACING + timedelta(seconds=48)
-    return (sync_id, started_at, finished_at, meters - failed, failed, 0, "benchmark")
+    return (sync_id, started_at, finished_at, meters - failed, failed, 0, "benchmark", "00-of-01")
 
 
 def load_history(conn: psycopg.Connection, fleet: Fleet, times: Sequence[datetime]) -> int:
@@ -323,11 +324,7 @@ def load_new_sync(conn: psycopg.Connection, fleet: Fleet, started_at: datetime) 
     """Land one sync the way the product does (load_sync: one transaction)."""
     sync_id = uuid.uuid4()
     rows, failed = fleet.sync(sync_id, started_at)
-    _, _, finished_at, ok, failed, skipped, run_id = header_row(
-        sync_id, started_at, len(rows), failed
-    )
-    header = SyncHeader(sync_id, started_at, finished_at, ok, failed, skipped, run_id)
-    load_sync(conn, header, rows)
+    load_sync(conn, SyncHeader(*header_row(sync_id, started_at, len(rows), failed)), rows)
 
 
 def run_dbt(url: str, *args: str) -> float:
