@@ -10,13 +10,17 @@ from dagster_project.emop.errors import ConnectionRefusedByMeter, MeterUnreachab
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.emop.values import ElementRegisters
+from dagster_project.fleet_buckets import Bucket
 from dagster_project.fleet_sync import (
     RegisteredMeter,
+    SyncSummary,
+    buckets_markdown,
     errors_markdown,
     skipped_row,
     snapshot_row,
     summarize,
     sync_id_for_run,
+    total,
 )
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
@@ -111,3 +115,36 @@ def test_one_sync_id_per_run_and_bucket() -> None:
     assert same == sync_id_for_run("run-a", "00-of-04")
     assert same != sync_id_for_run("run-b", "00-of-04")
     assert same != sync_id_for_run("run-a", "01-of-04")
+
+
+def test_the_buckets_of_one_run_add_up_to_one_summary() -> None:
+    first = SyncSummary(
+        ok=3,
+        failed=1,
+        skipped=1,
+        duration_seconds=40.0,
+        errors_by_class={"NakError": ["EML2"]},
+        slowest=[("EML2", 9.0), ("EML1", 2.0)],
+    )
+    second = SyncSummary(
+        ok=2,
+        failed=2,
+        duration_seconds=41.0,
+        errors_by_class={"MeterTimeoutError": ["EML7", "EML5"], "NakError": ["EML4"]},
+        slowest=[("EML7", 10.0), ("EML5", 10.0)],
+    )
+    combined = total([first, second], slowest=3)
+    assert (combined.ok, combined.failed, combined.skipped) == (5, 3, 1)
+    assert combined.duration_seconds == 41.0  # the buckets were read at the same time
+    assert combined.errors_by_class == {
+        "MeterTimeoutError": ["EML5", "EML7"],
+        "NakError": ["EML2", "EML4"],
+    }
+    assert [serial for serial, _ in combined.slowest] == ["EML7", "EML5", "EML2"]
+
+
+def test_the_bucket_table_has_a_line_per_bucket_in_key_order() -> None:
+    table = buckets_markdown(
+        {Bucket(1, 2): SyncSummary(ok=4, failed=1), Bucket(0, 2): SyncSummary(ok=5, skipped=2)}
+    )
+    assert table.splitlines()[2:] == ["| 00-of-02 | 5 | 0 | 2 |", "| 01-of-02 | 4 | 1 | 0 |"]
