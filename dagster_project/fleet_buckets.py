@@ -99,12 +99,13 @@ def split_by_bucket(
     """The items of the wanted buckets, each under its bucket; items of other buckets dropped."""
     if len({bucket.count for bucket in wanted}) > 1:
         raise BucketConfigError(f"buckets of different splits: {sorted(b.key for b in wanted)}")
-    by_index = {bucket.index: bucket for bucket in wanted}
     split: dict[Bucket, list[T]] = {bucket: [] for bucket in wanted}
+    if not wanted:
+        return split
+    by_index = {bucket.index: bucket for bucket in wanted}
+    count = wanted[0].count
     for item in items:
-        if not wanted:
-            break
-        bucket = by_index.get(bucket_index(meter_id_of(item), wanted[0].count))
+        bucket = by_index.get(bucket_index(meter_id_of(item), count))
         if bucket is not None:
             split[bucket].append(item)
     return split

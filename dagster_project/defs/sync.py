@@ -160,7 +160,9 @@ def _land_bucket(
     sync_id = sync_id_for_run(run_id, bucket.key)
     polled = [meter for meter in meters if meter.polled]
     states = [state_of[meter.endpoint] for meter in polled]
-    rows = [snapshot_row(sync_id, meter, state_of[meter.endpoint]) for meter in polled]
+    rows = [
+        snapshot_row(sync_id, meter, state) for meter, state in zip(polled, states, strict=True)
+    ]
     rows += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
     summary = summarize(
         states, skipped=len(meters) - len(polled), started=started, finished=finished

@@ -103,3 +103,7 @@ def test_a_retried_bucket_counts_once_one_of_its_runs_finished() -> None:
         BucketRun(T1, KEYS[1], False),
     ]
     assert newest_complete_cycle(runs, KEYS, after=None) == T1
+
+
+def test_no_wanted_bucket_means_an_empty_split() -> None:
+    assert split_by_bucket(IDS, lambda i: i, []) == {}
