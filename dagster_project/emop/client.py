@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from . import data
 from . import objects as o
+from .connection_slots import ConnectionSlots, LocalConnectionSlots, MeterQueue
 from .errors import (
     ConnectionRefusedByMeter,
     DecodeError,
@@ -125,8 +126,11 @@ class EmopClient:
         *,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        slots: ConnectionSlots | None = None,
     ) -> None:
         self.settings = settings or ClientSettings()
+        #: Caps on simultaneous connections per group of meters, shared with other readers.
+        self._slots = slots or LocalConnectionSlots({})
         self._channels: dict[tuple[str, int], _Channel] = {}
         self._rng = rng or random.Random()
         self._now = clock
@@ -288,42 +292,35 @@ class EmopClient:
         self,
         meters: Iterable[MeterEndpoint],
         on_state: Callable[[MeterState], None] | None = None,
+        group_of: Callable[[MeterEndpoint], str | None] | None = None,
     ) -> list[MeterState]:
-        """read_state for many meters, at most `max_concurrent_meters` at a time; the result
-        is in the order of `meters`, and `on_state` sees each snapshot as it completes."""
+        """read_state for many meters, at most `max_concurrent_meters` at a time (and within
+        the client's connection slots of each meter's group); the result is in the order of
+        `meters`, and `on_state` sees each snapshot as it completes."""
         meters = list(meters)
         by_meter: dict[MeterEndpoint, MeterState] = {}
-        async for state in self.iter_fleet(meters):
+        async for state in self.iter_fleet(meters, group_of):
             by_meter[state.meter] = state
             if on_state is not None:
                 on_state(state)
         return [by_meter[meter] for meter in dict.fromkeys(meters) if meter in by_meter]
 
-    async def iter_fleet(self, meters: Iterable[MeterEndpoint]) -> AsyncIterator[MeterState]:
+    async def iter_fleet(
+        self,
+        meters: Iterable[MeterEndpoint],
+        group_of: Callable[[MeterEndpoint], str | None] | None = None,
+    ) -> AsyncIterator[MeterState]:
         """read_state for many meters, yielding each snapshot as soon as it is complete."""
         pending = list(dict.fromkeys(meters))
-        todo: asyncio.Queue[MeterEndpoint] = asyncio.Queue()
-        for meter in pending:
-            todo.put_nowait(meter)
         done: asyncio.Queue[MeterState | BaseException] = asyncio.Queue()
 
-        workers = min(self.settings.max_concurrent_meters, len(pending))
-        # Spread the workers' first requests over one request gap: started together they
-        # would hit the meters (and this loop) in one burst per gap for the whole read.
-        ramp = self.settings.min_gap_seconds / max(workers, 1)
+        async def read(meter: MeterEndpoint) -> None:
+            try:
+                await done.put(await self.read_state(meter))
+            except Exception as error:  # a bug, not a meter fault: surface it
+                await done.put(error)
 
-        async def worker(number: int) -> None:
-            await asyncio.sleep(number * ramp)
-            while not todo.empty():
-                meter = todo.get_nowait()
-                try:
-                    await done.put(await self.read_state(meter))
-                except Exception as error:  # a bug, not a meter fault: surface it
-                    await done.put(error)
-                finally:
-                    self._forget(meter)
-
-        async with _running(worker(number) for number in range(workers)):
+        async with self._working(pending, group_of, read):
             for _ in pending:
                 result = await done.get()
                 if isinstance(result, BaseException):
@@ -334,21 +331,59 @@ class EmopClient:
         self,
         meters: Iterable[MeterEndpoint],
         read: Callable[[MeterEndpoint], Awaitable[T]],
+        group_of: Callable[[MeterEndpoint], str | None] | None = None,
     ) -> list[tuple[MeterEndpoint, T | EmopError]]:
-        """Run `read` on every meter, at most `max_concurrent_meters` at a time. A meter's
-        EmopError is returned in place of its result, so one meter never stops the rest."""
-        slots = asyncio.Semaphore(self.settings.max_concurrent_meters)
+        """Run `read` on every meter, at most `max_concurrent_meters` at a time (and within
+        the client's connection slots of each meter's group). A meter's EmopError is returned
+        in place of its result, so one meter never stops the rest."""
+        pending = list(dict.fromkeys(meters))
+        results: dict[MeterEndpoint, T | EmopError] = {}
 
-        async def one(meter: MeterEndpoint) -> tuple[MeterEndpoint, T | EmopError]:
-            async with slots:
+        async def one(meter: MeterEndpoint) -> None:
+            try:
+                results[meter] = await read(meter)
+            except EmopError as error:
+                results[meter] = error
+
+        async with self._working(pending, group_of, one) as workers:
+            await workers
+        return [(meter, results[meter]) for meter in pending]
+
+    @asynccontextmanager
+    async def _working(
+        self,
+        meters: list[MeterEndpoint],
+        group_of: Callable[[MeterEndpoint], str | None] | None,
+        work: Callable[[MeterEndpoint], Awaitable[None]],
+    ) -> AsyncIterator[asyncio.Future[Any]]:
+        """Workers (at most `max_concurrent_meters`) that run `work` on every meter, each
+        meter holding a connection slot of its group meanwhile; they are stopped on exit."""
+        queue = MeterQueue(meters, group_of or _no_group, self._slots)
+        workers = min(self.settings.max_concurrent_meters, len(meters))
+        # Spread the workers' first requests over one request gap: started together they
+        # would hit the meters (and this loop) in one burst per gap for the whole read.
+        ramp = self.settings.min_gap_seconds / max(workers, 1)
+
+        async def worker(number: int) -> None:
+            await asyncio.sleep(number * ramp)
+            while (item := await queue.next()) is not None:
+                meter, slot = item
                 try:
-                    return meter, await read(meter)
-                except EmopError as error:
-                    return meter, error
+                    await work(meter)
                 finally:
                     self._forget(meter)
+                    await queue.finished(slot)
 
-        return list(await asyncio.gather(*(one(meter) for meter in dict.fromkeys(meters))))
+        tasks = [asyncio.ensure_future(worker(number)) for number in range(workers)]
+        all_done = asyncio.gather(*tasks)
+        try:
+            yield all_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if all_done.done() and not all_done.cancelled():
+                all_done.exception()  # already raised to the caller, or nobody waited for it
 
     # ------------------------------------------------------------ internals
 
@@ -579,12 +614,5 @@ def clock_drift_seconds(meter_time: datetime, sent: datetime, received: datetime
     return round((meter_time + timedelta(seconds=0.5) - midpoint).total_seconds())
 
 
-@asynccontextmanager
-async def _running(coroutines: Iterable[Awaitable[None]]) -> AsyncIterator[None]:
-    tasks = [asyncio.ensure_future(coroutine) for coroutine in coroutines]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def _no_group(meter: MeterEndpoint) -> None:
+    return None
