@@ -13,6 +13,7 @@ import pytest
 
 from dagster_project.emop import objects as o
 from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.connection_slots import LocalConnectionSlots
 from dagster_project.emop.errors import (
     ConnectionRefusedByMeter,
     CrcError,
@@ -232,3 +233,51 @@ def test_a_thousand_meter_fleet_with_faults_is_read_concurrently_and_correctly()
             assert_matches_truth(state, truth)
         else:
             assert_cause(state, fault)
+
+
+async def _peak_connections_per_group(
+    fleet: SimulatedFleet, group_of_serial: dict[str, str], reading: asyncio.Future
+) -> Counter[str]:
+    """The most connections the fleet's meters of each group had open at once while `reading`
+    ran, sampled on the loop that serves them."""
+    peak: Counter[str] = Counter()
+    while not reading.done():
+        now = Counter(group_of_serial[c.meter.serial] for c in fleet.connections if not c.closed)
+        peak |= now
+        await asyncio.sleep(0.001)
+    return peak
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_two_readers_sharing_slots_keep_a_group_within_its_connection_cap(capped: bool) -> None:
+    # Two clients stand for two runs of a fanned-out sync; each reads half of both groups.
+    # Connections stay open for a whole meter (reuse_connections), so what the meters see open
+    # at once is what the clients hold.
+    config = FleetConfig(port=0, meters=16, seed=8, freeze_model=True, latency_seconds=0.02)
+    settings = dataclasses.replace(FAST, reuse_connections=True, max_concurrent_meters=8)
+    slots = LocalConnectionSlots({"esco-a": 2}) if capped else LocalConnectionSlots({})
+
+    async def run():
+        async with SimulatedFleet(config) as fleet:
+            group = {m.serial: ("esco-a" if m.index % 4 else "esco-b") for m in fleet.meters}
+            halves = [[endpoint(m) for m in fleet.meters if m.index % 2 == n] for n in (0, 1)]
+            async with (
+                EmopClient(settings, slots=slots) as one,
+                EmopClient(settings, slots=slots) as two,
+            ):
+                reading = asyncio.gather(
+                    *(
+                        client.read_fleet(half, group_of=lambda meter: group[meter.serial])
+                        for client, half in zip((one, two), halves, strict=True)
+                    )
+                )
+                peak = await _peak_connections_per_group(fleet, group, reading)
+                return [s for states in await reading for s in states], peak
+
+    states, peak = asyncio.run(run())
+    assert len(states) == 16 and all(state.ok for state in states)
+    if capped:
+        assert peak["esco-a"] == 2
+    else:  # the same reads without the cap: the test would see a broken one
+        assert peak["esco-a"] > 2
+    assert peak["esco-b"] >= 2

@@ -1,0 +1,131 @@
+"""Connection slots per group of meters and the queue that hands meters to a fleet read's
+workers: plain asyncio, with work that only sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from dagster_project.emop.connection_slots import LocalConnectionSlots, MeterQueue, Slot
+
+
+class Tally:
+    """How many meters of each group are being read at once, and the most ever."""
+
+    def __init__(self) -> None:
+        self.now: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.order: list[str] = []
+
+    async def read(self, meter: str, seconds: float) -> None:
+        group = meter.split("-")[0]
+        self.now[group] += 1
+        self.peak[group] = max(self.peak[group], self.now[group])
+        await asyncio.sleep(seconds)
+        self.now[group] -= 1
+        self.order.append(meter)
+
+
+async def drain(queue: MeterQueue[str], tally: Tally, workers: int, seconds) -> None:
+    async def worker() -> None:
+        while (item := await queue.next()) is not None:
+            meter, slot = item
+            try:
+                await tally.read(meter, seconds(meter))
+            finally:
+                await queue.finished(slot)
+
+    await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+def group_of(meter: str) -> str | None:
+    group = meter.split("-")[0]
+    return None if group == "free" else group
+
+
+def test_local_slots_count_per_group_and_a_group_without_limit_is_never_full() -> None:
+    async def run() -> tuple[list[Slot | None], Slot | None]:
+        slots = LocalConnectionSlots({"a": 2})
+        taken = [await slots.try_take("a") for _ in range(3)]
+        assert taken[0] is not None
+        await slots.give_back(taken[0])
+        return taken, await slots.try_take("b")
+
+    taken, unlimited = asyncio.run(run())
+    assert [slot and slot.number for slot in taken] == [0, 1, None]
+    assert unlimited is not None
+
+
+def test_a_limit_below_one_is_refused_naming_the_group() -> None:
+    with pytest.raises(ValueError, match=r"esco-7.*0"):
+        LocalConnectionSlots({"esco-7": 0})
+    with pytest.raises(ValueError, match=r"default.*-1"):
+        LocalConnectionSlots({}, default=-1)
+
+
+def test_a_group_never_has_more_meters_in_progress_than_its_slots() -> None:
+    meters = [f"a-{i}" for i in range(12)] + [f"b-{i}" for i in range(6)]
+    tally = Tally()
+    queue = MeterQueue(meters, group_of, LocalConnectionSlots({"a": 2, "b": 3}))
+    asyncio.run(drain(queue, tally, workers=10, seconds=lambda meter: 0.01))
+    assert sorted(tally.order) == sorted(meters)
+    assert tally.peak == {"a": 2, "b": 3}
+
+
+def test_a_full_group_does_not_hold_up_the_other_groups() -> None:
+    # Four workers, a slow group of one slot first in line: without setting its meters aside,
+    # the workers would queue behind it and the quick group would finish last.
+    meters = [f"slow-{i}" for i in range(4)] + [f"quick-{i}" for i in range(8)]
+    tally = Tally()
+    queue = MeterQueue(meters, group_of, LocalConnectionSlots({"slow": 1}))
+    asyncio.run(
+        drain(queue, tally, workers=4, seconds=lambda m: 0.05 if m.startswith("slow") else 0.001)
+    )
+    assert tally.peak["slow"] == 1
+    assert sorted(tally.order[:8]) == sorted(f"quick-{i}" for i in range(8))
+    assert tally.order[8:] == [f"slow-{i}" for i in range(4)]
+
+
+def test_meters_without_a_group_take_no_slot() -> None:
+    meters = [f"free-{i}" for i in range(6)]
+    tally = Tally()
+    queue = MeterQueue(meters, group_of, LocalConnectionSlots({}, default=1))
+    asyncio.run(drain(queue, tally, workers=6, seconds=lambda meter: 0.01))
+    assert tally.peak["free"] == 6
+
+
+def test_two_readers_sharing_slots_stay_within_one_cap_together() -> None:
+    slots = LocalConnectionSlots({}, default=3)
+    tally = Tally()
+
+    async def run() -> None:
+        first = MeterQueue([f"a-{i}" for i in range(10)], group_of, slots, recheck_seconds=0.01)
+        second = MeterQueue([f"a-{i}" for i in range(10, 20)], group_of, slots, 0.01)
+        await asyncio.gather(
+            drain(first, tally, 5, lambda m: 0.01), drain(second, tally, 5, lambda m: 0.01)
+        )
+
+    asyncio.run(run())
+    assert tally.peak["a"] == 3
+    assert len(tally.order) == 20
+
+
+def test_slots_freed_by_another_reader_are_taken_up_at_the_next_look() -> None:
+    slots = LocalConnectionSlots({"a": 1})
+    tally = Tally()
+
+    async def run() -> None:
+        held = await slots.try_take("a")
+        assert held is not None
+        queue = MeterQueue(["a-0", "a-1"], group_of, slots, recheck_seconds=0.02)
+        reading = asyncio.ensure_future(drain(queue, tally, 2, lambda m: 0.0))
+        await asyncio.sleep(0.1)
+        assert tally.order == [] and queue.waiting == 2
+        await slots.give_back(held)
+        await reading
+
+    asyncio.run(run())
+    assert tally.order == ["a-0", "a-1"]
+    assert tally.peak["a"] == 1
