@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,8 @@ class RegisteredMeter:
     port: int
     mode: str
     hardware: str | None = None
+    #: The ESCO that runs the meter: its meters share the ESCO's cap on connections.
+    esco: uuid.UUID | None = None
 
     @property
     def endpoint(self) -> MeterEndpoint:
@@ -52,6 +54,12 @@ class RegisteredMeter:
     @property
     def twin_element(self) -> bool:
         return self.hardware in TWIN_ELEMENT_MODELS
+
+
+def esco_of(meters: Iterable[RegisteredMeter]) -> Callable[[MeterEndpoint], str | None]:
+    """Each meter's ESCO as the group of its connection slots (emop.connection_slots)."""
+    by_endpoint = {meter.endpoint: meter.esco and str(meter.esco) for meter in meters}
+    return lambda endpoint: by_endpoint.get(endpoint)
 
 
 def outcome_of(state: MeterState) -> str:

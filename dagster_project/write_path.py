@@ -7,6 +7,7 @@ A meter's failure is its own: it is logged and retried on a later run, the rest 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from dagster_project.emop import runner
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
-from dagster_project.fleet_sync import RegisteredMeter
+from dagster_project.fleet_sync import RegisteredMeter, esco_of
 from dagster_project.tariff_push import (
     FAILED,
     SENT,
@@ -43,6 +44,7 @@ from dagster_project.topups import (
     classify,
     masked,
 )
+from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.sync_store import registered_meters
 from dagster_project.warehouse.write_store import (
     WriteJournal,
@@ -152,7 +154,9 @@ class WritePath:
         async def one(endpoint: MeterEndpoint) -> None:
             await self._meter(by_endpoint[endpoint])
 
-        await self.client.for_each_meter(by_endpoint, one)
+        await self.client.for_each_meter(
+            by_endpoint, one, group_of=esco_of(item.meter for item in work)
+        )
         return self.report
 
     async def _meter(self, work: MeterWork) -> None:
@@ -244,8 +248,10 @@ def run_write_path(
     policy: WriteRetryPolicy,
     clock: Callable[[], datetime],
     run_id: str | None = None,
+    slots: PostgresConnectionSlots | None = None,
 ) -> WriteReport | None:
-    """One run against the database `conn` (autocommit); None when another run is working."""
+    """One run against the database `conn` (autocommit); None when another run is working.
+    `slots` caps connections per ESCO together with the other runs that contact meters."""
     with write_path_lock(conn) as locked:
         if not locked:
             return None
@@ -254,7 +260,10 @@ def run_write_path(
         )
 
         async def go() -> WriteReport:
-            async with EmopClient(settings) as client:
+            async with (
+                slots or contextlib.nullcontext(None),
+                EmopClient(settings, slots=slots) as client,
+            ):
                 path = WritePath(client, WriteJournal(conn, run_id), policy, clock, run_id)
                 return await path.run(work, superseded, waiting)
 

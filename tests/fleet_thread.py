@@ -4,11 +4,14 @@ own event loop (Dagster assets call asyncio.run)."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
+
+T = TypeVar("T")
 
 
 class FleetThread:
@@ -38,6 +41,10 @@ class FleetThread:
     def call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine on the fleet's loop (e.g. fleet.set_fault) and wait for it."""
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(60)
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start a coroutine on the fleet's loop (a probe of its meters, say) without waiting."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)

@@ -19,7 +19,8 @@ from dagster_project.emop import runner
 from dagster_project.emop.client import EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
-from dagster_project.fleet_sync import RegisteredMeter
+from dagster_project.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
 
 from .registry import RAW_METER_REGISTRY
@@ -52,6 +53,7 @@ async def _read_events(
 
 def read_logs(
     emop: EmopSettings,
+    slots: PostgresConnectionSlots,
     meters: Sequence[RegisteredMeter],
     window: tuple[datetime, datetime],
     read: Reader,
@@ -59,9 +61,11 @@ def read_logs(
     by_endpoint: dict[MeterEndpoint, RegisteredMeter] = {meter.endpoint: meter for meter in meters}
 
     async def run() -> list[tuple[MeterEndpoint, list[Any] | EmopError]]:
-        async with EmopClient(emop.client_settings()) as client:
+        async with slots, EmopClient(emop.client_settings(), slots=slots) as client:
             return await client.for_each_meter(
-                by_endpoint, lambda endpoint: read(client, by_endpoint[endpoint], window)
+                by_endpoint,
+                lambda endpoint: read(client, by_endpoint[endpoint], window),
+                group_of=esco_of(meters),
             )
 
     return [(by_endpoint[endpoint], result) for endpoint, result in runner.run(run())]
@@ -95,7 +99,8 @@ def _land(
     window_range = context.partition_time_window
     window = (window_range.start.astimezone(UTC), window_range.end.astimezone(UTC))
     meters = [meter for meter in read_registry(warehouse) if meter.polled]
-    results = read_logs(emop, meters, window, read)
+    slots = emop.connection_slots(warehouse, context.run_id)
+    results = read_logs(emop, slots, meters, window, read)
     loaded_at = datetime.now(UTC)
     read_ok = [(meter, records) for meter, records in results if not isinstance(records, EmopError)]
     for meter, error in results:

@@ -16,6 +16,7 @@ from dagster_project.dbt_project import flows_dbt_project
 from dagster_project.emop.client import ClientSettings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
+from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 
 
 class WarehouseResource(ConfigurableResource):
@@ -67,6 +68,14 @@ class EmopSettings(ConfigurableResource):
     reuse_connections: bool = Field(
         False, description="One TCP connection per meter read instead of one per request."
     )
+    max_connections_per_esco: int | None = Field(
+        None,
+        description=(
+            "Simultaneous connections to one ESCO's meters, across every run that contacts "
+            "meters, for ESCOs without a limit of their own (`flows connections limit`). "
+            "Empty: only those ESCOs are capped."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -79,6 +88,14 @@ class EmopSettings(ConfigurableResource):
             if EMOP_ENV_PREFIX + name.upper() in os.environ
         }
         return {**from_env, **data}
+
+    def connection_slots(
+        self, warehouse: WarehouseResource, run_id: str | None
+    ) -> PostgresConnectionSlots:
+        """The per-ESCO connection caps every run shares, leased from the warehouse."""
+        return PostgresConnectionSlots(
+            warehouse.target().url, default_limit=self.max_connections_per_esco, run_id=run_id
+        )
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(

@@ -39,6 +39,7 @@ from dagster_project.fleet_sync import (
     SyncSummary,
     buckets_markdown,
     errors_markdown,
+    esco_of,
     skipped_row,
     slowest_markdown,
     snapshot_row,
@@ -46,6 +47,7 @@ from dagster_project.fleet_sync import (
     sync_id_for_run,
     total,
 )
+from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
 
@@ -110,7 +112,7 @@ def meter_sync(
 
     started = datetime.now(UTC)
     # Every bucket of the run is read at once, under one limit of meters in progress.
-    states = runner.run(_read_fleet(emop, polled))
+    states = runner.run(_read_fleet(emop, emop.connection_slots(warehouse, context.run_id), polled))
     finished = datetime.now(UTC)
     for state in states:
         if not state.ok:
@@ -184,6 +186,10 @@ def _land_bucket(
         raise database_failure(warehouse, f"write sync {sync_id} to", error) from error
 
 
-async def _read_fleet(emop: EmopSettings, meters: list[RegisteredMeter]) -> list[MeterState]:
-    async with EmopClient(emop.client_settings()) as client:
-        return await client.read_fleet(meter.endpoint for meter in meters)
+async def _read_fleet(
+    emop: EmopSettings, slots: PostgresConnectionSlots, meters: list[RegisteredMeter]
+) -> list[MeterState]:
+    async with slots, EmopClient(emop.client_settings(), slots=slots) as client:
+        return await client.read_fleet(
+            (meter.endpoint for meter in meters), group_of=esco_of(meters)
+        )

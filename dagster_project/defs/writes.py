@@ -102,6 +102,7 @@ def meter_writes(
                 config.policy(),
                 clock=lambda: datetime.now(UTC),
                 run_id=context.run_id,
+                slots=emop.connection_slots(warehouse, context.run_id),
             )
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "run the write path against", error) from error

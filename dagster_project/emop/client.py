@@ -10,6 +10,7 @@ may succeed on a resend. Fleet reads run under a global limit of meters in progr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -371,7 +372,7 @@ class EmopClient:
                 try:
                     await work(meter)
                 finally:
-                    self._forget(meter)
+                    await self._forget(meter)
                     await queue.finished(slot)
 
         tasks = [asyncio.ensure_future(worker(number)) for number in range(workers)]
@@ -464,14 +465,19 @@ class EmopClient:
             channel = self._channels[key] = _Channel(meter)
         return channel
 
-    def _forget(self, meter: MeterEndpoint) -> None:
-        """Drop a meter's channel after its fleet read (keeps memory flat over big fleets).
+    async def _forget(self, meter: MeterEndpoint) -> None:
+        """Drop a meter's channel after its fleet read (keeps memory flat over big fleets),
+        its connection closed before the meter's connection slot goes to another meter.
 
         Its last exchange time goes with it, so a second read of the same meter in the same
         client should come through read_state directly, which keeps the channel."""
         channel = self._channels.pop((meter.host, meter.port), None)
         if channel is not None:
+            writer = channel.writer
             channel.close()
+            if writer is not None:
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
 
     async def _exchange(
         self,

@@ -27,7 +27,7 @@ from dagster_project.warehouse.raw_tables import (
 def registered_meters(conn: psycopg.Connection) -> list[RegisteredMeter]:
     rows = conn.execute(
         """
-        select id, serial, host(ip_address), port, mode, hardware
+        select id, serial, host(ip_address), port, mode, hardware, esco
         from flows_raw.meter_registry
         order by serial
         """
