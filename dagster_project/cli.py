@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
+from dagster_project.cli_connections import connections
 from dagster_project.cli_emop import emop, simulate
 from dagster_project.cli_maintenance import partition
 from dagster_project.cli_tariff import tariff
@@ -270,6 +271,7 @@ def _listening(path: Path) -> bool:
 
 
 db.add_command(partition)
+main.add_command(connections)
 main.add_command(emop)
 main.add_command(simulate)
 main.add_command(tariff)

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from dagster import materialize
 
+from dagster_project.cli_connections import DEFAULT_LIMIT_ENV, connections
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource
 from dagster_project.defs.sync import meter_sync, sync_buckets
@@ -208,3 +210,29 @@ async def _peak_open_connections(fleet: SimulatedFleet, stop: threading.Event) -
         peak = max(peak, sum(1 for c in fleet.connections if not c.closed))
         await asyncio.sleep(0.001)
     return peak
+
+
+def test_operators_set_and_clear_an_escos_limit_and_see_the_slots_held(
+    database_url, db, esco
+) -> None:
+    cli = CliRunner()
+    set_to_3 = cli.invoke(connections, ["limit", str(esco), "3"])
+    assert set_to_3.exit_code == 0, set_to_3.output
+    assert f"ESCO {esco}: at most 3" in set_to_3.output
+
+    async def show_while_held() -> str:
+        async with holder(database_url) as slots:
+            assert await slots.try_take(str(esco)) is not None
+            return cli.invoke(connections, [], env={DEFAULT_LIMIT_ENV: "50"}).output
+
+    shown = asyncio.run(show_while_held())
+    assert "default limit (FLOWS_EMOP_MAX_CONNECTIONS_PER_ESCO): 50" in shown
+    (line,) = [line for line in shown.splitlines() if line.startswith(str(esco))]
+    assert line.split()[1:3] == ["3", "1"] and line.endswith("test-run")
+
+    refused = cli.invoke(connections, ["limit", str(esco), "0"])
+    assert refused.exit_code == 2 and "0" in refused.output
+    assert cli.invoke(connections, ["limit", str(esco)]).exit_code == 2  # neither N nor --clear
+    cleared = cli.invoke(connections, ["limit", str(esco), "--clear"])
+    assert cleared.exit_code == 0 and "default applies" in cleared.output
+    assert not any(row.esco == esco for row in connections_in_use(db))
