@@ -9,6 +9,7 @@ import yaml
 from dagster._config import process_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
+from dagster_project.defs.resources import EMOP_ENV_PREFIX, EmopSettings
 from dagster_project.fleet_buckets import bucket_count, fan_out
 from dagster_project.paths import PROJECT_ROOT
 
@@ -16,7 +17,7 @@ VALUES = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
 FLOWS_VARIABLES = {"FLOWS_DATABASE_URL", "FLOWS_ALERT_WEBHOOK_URL"}
 #: Settings, not secrets: plain values in the chart.
-FLOWS_SETTINGS = {"FLOWS_SYNC_BUCKETS", "FLOWS_SYNC_FAN_OUT"}
+FLOWS_SETTINGS = {"FLOWS_SYNC_BUCKETS", "FLOWS_SYNC_FAN_OUT", "FLOWS_EMOP_MAX_CONNECTIONS_PER_ESCO"}
 # user:password@ in a URL, or a database or webhook URL at all (those belong in the Secret)
 CREDENTIALS_IN_URL = re.compile(r"://[^/@\s:]+:[^@\s]+@")
 SECRET_URL = re.compile(r"^(postgres(ql)?(\+\w+)?|https?)://")
@@ -132,3 +133,13 @@ def test_the_sync_fans_out_with_the_same_split_in_the_code_server_and_the_run_po
     )
     assert settings == run_pods
     assert bucket_count(settings) > 1 and fan_out(settings)
+    # Every run that contacts meters shares one cap per ESCO.
+    assert EmopSettings(**_emop_settings(settings)).max_connections_per_esco == 100
+
+
+def _emop_settings(env: dict[str, str]) -> dict[str, str]:
+    return {
+        name.removeprefix(EMOP_ENV_PREFIX).lower(): value
+        for name, value in env.items()
+        if name.startswith(EMOP_ENV_PREFIX)
+    }
