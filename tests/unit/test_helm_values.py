@@ -143,3 +143,43 @@ def _emop_settings(env: dict[str, str]) -> dict[str, str]:
         for name, value in env.items()
         if name.startswith(EMOP_ENV_PREFIX)
     }
+
+
+def test_the_run_launcher_config_is_valid_for_dagster_k8s(values: dict[str, Any]) -> None:
+    from dagster_k8s import K8sRunLauncher
+
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    # The chart renders these keys (camelCase in the values) into the launcher's config; the
+    # namespace and service account it fills in itself.
+    rendered = {
+        "env_secrets": [secret["name"] for secret in launcher["envSecrets"]],
+        "env_vars": launcher["envVars"],
+        "service_account_name": "flows-dagster",
+        "job_namespace": "flows",
+        "instance_config_map": "flows-dagster-instance",
+    }
+    result = process_config(K8sRunLauncher.config_type(), rendered)
+    assert result.success, result.errors
+
+
+def _pins(lock: str) -> dict[str, str]:
+    return dict(
+        line.split("==", 1) for line in lock.splitlines() if "==" in line and line[0].isalnum()
+    )
+
+
+def test_the_image_installs_the_versions_the_tests_ran_with() -> None:
+    image = _pins((PROJECT_ROOT / "deploy" / "requirements-image.lock").read_text())
+    development = _pins((PROJECT_ROOT / "requirements.lock").read_text())
+    assert image["dagster-k8s"] == image["dagster-postgres"] == "0.29.27"
+    differing = {
+        name: (v, development.get(name)) for name, v in image.items() if development.get(name) != v
+    }
+    assert not differing, (
+        f"deploy/requirements-image.lock differs from requirements.lock: {differing}"
+    )
+    # The image carries no test or lint tools.
+    assert not {"pytest", "playwright", "ruff"} & set(image)
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert "-r deploy/requirements-image.lock" in dockerfile
+    assert "prepare-and-package --file dagster_project/dbt_project.py" in dockerfile
