@@ -100,7 +100,10 @@ def _land(
     window = (window_range.start.astimezone(UTC), window_range.end.astimezone(UTC))
     meters = [meter for meter in read_registry(warehouse) if meter.polled]
     slots = emop.connection_slots(warehouse, context.run_id)
-    results = read_logs(emop, slots, meters, window, read)
+    try:
+        results = read_logs(emop, slots, meters, window, read)
+    except psycopg.OperationalError as error:
+        raise database_failure(warehouse, "lease connection slots from", error) from error
     loaded_at = datetime.now(UTC)
     read_ok = [(meter, records) for meter, records in results if not isinstance(records, EmopError)]
     for meter, error in results:

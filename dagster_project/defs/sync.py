@@ -112,7 +112,11 @@ def meter_sync(
 
     started = datetime.now(UTC)
     # Every bucket of the run is read at once, under one limit of meters in progress.
-    states = runner.run(_read_fleet(emop, emop.connection_slots(warehouse, context.run_id), polled))
+    slots = emop.connection_slots(warehouse, context.run_id)
+    try:
+        states = runner.run(_read_fleet(emop, slots, polled))
+    except psycopg.OperationalError as error:
+        raise database_failure(warehouse, "lease connection slots from", error) from error
     finished = datetime.now(UTC)
     for state in states:
         if not state.ok:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -321,7 +322,10 @@ class EmopClient:
             except Exception as error:  # a bug, not a meter fault: surface it
                 await done.put(error)
 
-        async with self._working(pending, group_of, read):
+        async with self._working(pending, group_of, read) as workers:
+            # Workers that stop early (their connection slots failed) must not leave this
+            # waiting for meters nobody reads: their error comes through `done` too.
+            workers.add_done_callback(functools.partial(_pass_on_error, done))
             for _ in pending:
                 result = await done.get()
                 if isinstance(result, BaseException):
@@ -618,6 +622,11 @@ def clock_drift_seconds(meter_time: datetime, sent: datetime, received: datetime
     """
     midpoint = sent + (received - sent) / 2
     return round((meter_time + timedelta(seconds=0.5) - midpoint).total_seconds())
+
+
+def _pass_on_error(to: asyncio.Queue[Any], workers: asyncio.Future[Any]) -> None:
+    if not workers.cancelled() and workers.exception() is not None:
+        to.put_nowait(workers.exception())
 
 
 def _no_group(meter: MeterEndpoint) -> None:

@@ -8,7 +8,9 @@ from collections import Counter
 
 import pytest
 
+from dagster_project.emop.client import EmopClient
 from dagster_project.emop.connection_slots import LocalConnectionSlots, MeterQueue, Slot
+from dagster_project.emop.state import MeterEndpoint
 
 
 class Tally:
@@ -129,3 +131,31 @@ def test_slots_freed_by_another_reader_are_taken_up_at_the_next_look() -> None:
     asyncio.run(run())
     assert tally.order == ["a-0", "a-1"]
     assert tally.peak["a"] == 1
+
+
+class BrokenSlots:
+    """Slots whose store went away (the database, say)."""
+
+    async def try_take(self, group: str) -> Slot | None:
+        raise ConnectionError(f"slots of {group}: database gone")
+
+    async def give_back(self, slot: Slot) -> None:
+        raise AssertionError("nothing was taken")
+
+
+@pytest.mark.parametrize("how", ["read_fleet", "for_each_meter"])
+def test_a_fleet_read_whose_slots_fail_raises_instead_of_waiting_forever(how: str) -> None:
+    meters = [
+        MeterEndpoint(host="127.0.0.1", port=1, serial=f"EML00000000{i:02d}") for i in range(3)
+    ]
+
+    async def run() -> None:
+        async with EmopClient(slots=BrokenSlots()) as client:
+            async with asyncio.timeout(10):
+                if how == "read_fleet":
+                    await client.read_fleet(meters, group_of=lambda meter: "esco-a")
+                else:
+                    await client.for_each_meter(meters, client.read_state, lambda m: "esco-a")
+
+    with pytest.raises(ConnectionError, match="esco-a: database gone"):
+        asyncio.run(run())
