@@ -331,6 +331,8 @@ class EmopClient:
                 if isinstance(result, BaseException):
                     raise result
                 yield result
+            # The last meters' workers are still closing connections and giving back slots.
+            await workers
 
     async def for_each_meter(
         self,
@@ -376,8 +378,11 @@ class EmopClient:
                 try:
                     await work(meter)
                 finally:
-                    await self._forget(meter)
-                    await queue.finished(slot)
+                    # The slot goes on even when the read is stopped while the connection closes.
+                    try:
+                        await self._forget(meter)
+                    finally:
+                        await queue.finished(slot)
 
         tasks = [asyncio.ensure_future(worker(number)) for number in range(workers)]
         all_done = asyncio.gather(*tasks)
@@ -389,6 +394,7 @@ class EmopClient:
             await asyncio.gather(*tasks, return_exceptions=True)
             if all_done.done() and not all_done.cancelled():
                 all_done.exception()  # already raised to the caller, or nobody waited for it
+            await queue.give_back_unused()
 
     # ------------------------------------------------------------ internals
 

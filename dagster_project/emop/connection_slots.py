@@ -70,7 +70,8 @@ class MeterQueue(Generic[M]):
     Meters of no group (`group_of` gives None) need no slot. A group found full is not asked
     again for each of its meters: they wait aside until a worker of this read hands over its
     slot, or until the next look every `recheck_seconds`, when slots freed by other readers
-    are taken up.
+    are taken up. A slot passes from meter to meter at most `max_handovers` times before it
+    goes back, so that other readers waiting for the group get their turn.
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class MeterQueue(Generic[M]):
         group_of: Callable[[M], str | None],
         slots: ConnectionSlots,
         recheck_seconds: float = 1.0,
+        max_handovers: int = 10,
     ) -> None:
         self._todo: deque[M] = deque(dict.fromkeys(meters))
         self._group_of = group_of
@@ -88,8 +90,12 @@ class MeterQueue(Generic[M]):
         self._waiting: dict[str, deque[M]] = defaultdict(deque)
         #: meters handed a slot by a finished worker, for the next free worker
         self._ready: deque[tuple[M, Slot | None]] = deque()
+        self._max_handovers = max_handovers
+        #: times each slot held by this read has passed from one meter to the next
+        self._handovers: dict[Slot, int] = {}
         self._changed = asyncio.Event()
         self._rechecking = False
+        self._next_recheck: float | None = None
 
     @property
     def waiting(self) -> int:
@@ -121,15 +127,26 @@ class MeterQueue(Generic[M]):
         if slot is None:
             return
         waiting = self._waiting.get(slot.group)
-        if waiting:
+        passed = self._handovers.pop(slot, 0)
+        if waiting and passed < self._max_handovers:
+            self._handovers[slot] = passed + 1
             self._ready.append((waiting.popleft(), slot))
             self._changed.set()
         else:
             await self._slots.give_back(slot)
 
+    async def give_back_unused(self) -> None:
+        """Give back the slots handed to meters no worker started (the read was stopped)."""
+        while self._ready:
+            _, slot = self._ready.popleft()
+            if slot is not None:
+                self._handovers.pop(slot, None)
+                await self._slots.give_back(slot)
+
     async def _wait_for_a_slot(self) -> None:
         """Only meters of full groups are left: wait for a hand-over, or look again for slots
-        freed elsewhere (one worker looks; the others wait for what it finds)."""
+        freed elsewhere (one worker looks; the others wait for what it finds). The looks keep
+        to their own beat: hand-overs in a busy group do not put them off."""
         if self._rechecking:
             self._changed.clear()
             await self._changed.wait()
@@ -137,10 +154,18 @@ class MeterQueue(Generic[M]):
         self._rechecking = True
         try:
             self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), self._recheck_seconds)
-            except TimeoutError:
-                await self._take_freed_slots()
+            now = asyncio.get_running_loop().time()
+            if self._next_recheck is None:
+                self._next_recheck = now + self._recheck_seconds
+            if self._next_recheck > now:
+                try:
+                    async with asyncio.timeout(self._next_recheck - now):
+                        await self._changed.wait()
+                    return  # a hand-over: take it; the next look stays when it was due
+                except TimeoutError:
+                    pass
+            await self._take_freed_slots()
+            self._next_recheck = asyncio.get_running_loop().time() + self._recheck_seconds
         finally:
             self._rechecking = False
             self._changed.set()

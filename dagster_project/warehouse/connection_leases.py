@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 
 from dagster_project.emop.connection_slots import Slot
 from dagster_project.warehouse import connection
+
+log = logging.getLogger(__name__)
 
 #: Advisory lock key of the tables' creation (the other locks of flows use other keys).
 _ENSURE_TABLES_LOCK = 0x666C6F7773_02
@@ -137,7 +140,11 @@ def connections_in_use(conn: psycopg.Connection) -> list[EscoConnections]:
 
 class PostgresConnectionSlots:
     """ConnectionSlots (emop.connection_slots) leased from the warehouse. Use as
-    `async with PostgresConnectionSlots(url, ...) as slots:`; leaving frees every slot held."""
+    `async with PostgresConnectionSlots(url, ...) as slots:`; leaving frees every slot held.
+
+    A connection to the database that drops is opened again once per statement. A slot that
+    cannot be given back stays this holder's until it leaves (or its lease runs out), rather
+    than failing the read of every other meter."""
 
     def __init__(
         self,
@@ -156,7 +163,9 @@ class PostgresConnectionSlots:
         self._holder = uuid.uuid4()
         self._limits: dict[str, int] = {}
         self._prepared: set[str] = set()
+        self._held = 0
         self._conn: psycopg.AsyncConnection | None = None
+        self._reconnecting = asyncio.Lock()
         self._renewing: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -171,18 +180,20 @@ class PostgresConnectionSlots:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._renewing is not None:
-            self._renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewing
-        if self._conn is not None:
+        try:
+            if self._renewing is not None:
+                self._renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._renewing
             with contextlib.suppress(psycopg.Error):
-                await self._conn.execute(
+                await self._execute(
                     "update flows_raw.meter_connection_slots set holder = null, run_id = null, "
                     "taken_at = null, expires_at = null where holder = %s",
                     (self._holder,),
                 )
-            await self._conn.close()
+        finally:
+            if self._conn is not None:
+                await self._conn.close()
 
     def limit_of(self, group: str) -> int | None:
         return self._limits.get(group, self._default_limit)
@@ -191,15 +202,14 @@ class PostgresConnectionSlots:
         limit = self.limit_of(group)
         if limit is None:
             return Slot(group, -1)
-        conn = self._connection()
         if group not in self._prepared:
-            await conn.execute(
+            await self._execute(
                 "insert into flows_raw.meter_connection_slots (esco, slot) "
                 "select %s, generate_series(0, %s - 1) on conflict do nothing",
                 (group, limit),
             )
             self._prepared.add(group)
-        cursor = await conn.execute(
+        cursor = await self._execute(
             _TAKE,
             {
                 "esco": group,
@@ -210,11 +220,38 @@ class PostgresConnectionSlots:
             },
         )
         row = await cursor.fetchone()
-        return None if row is None else Slot(group, row[0])
+        if row is None:
+            return None
+        self._held += 1
+        return Slot(group, row[0])
 
     async def give_back(self, slot: Slot) -> None:
-        if slot.number >= 0:
-            await self._connection().execute(_FREE, (slot.group, slot.number, self._holder))
+        if slot.number < 0:
+            return
+        self._held -= 1
+        try:
+            await self._execute(_FREE, (slot.group, slot.number, self._holder))
+        except psycopg.Error as error:
+            log.warning(
+                "ESCO %s: could not give back connection slot %d (%s); it is freed when this "
+                "run ends, or when its lease runs out",
+                slot.group, slot.number, error,
+            )  # fmt: skip
+
+    async def _execute(self, query: str, params: Any) -> psycopg.AsyncCursor[Any]:
+        """Run one statement; a connection that dropped is opened again once."""
+        conn = self._connection()
+        try:
+            return await conn.execute(query, params)
+        except psycopg.OperationalError:
+            if not conn.closed and not conn.broken:
+                raise
+        async with self._reconnecting:
+            if self._conn is conn:  # not already opened again by another statement
+                with contextlib.suppress(psycopg.Error):
+                    await conn.close()
+                self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        return await self._connection().execute(query, params)
 
     def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None:
@@ -228,8 +265,15 @@ class PostgresConnectionSlots:
             # A database that is away for a moment costs nothing yet: the next renewal comes
             # well before the leases expire.
             with contextlib.suppress(psycopg.Error):
-                await self._connection().execute(
+                cursor = await self._execute(
                     "update flows_raw.meter_connection_slots "
                     "set expires_at = now() + %s * interval '1 second' where holder = %s",
                     (self._lease_seconds, self._holder),
                 )
+                if cursor.rowcount < self._held:
+                    # The loop stalled past a lease, or renewals failed: another run may have
+                    # taken those slots, and the ESCO may be over its cap until they are back.
+                    log.warning(
+                        "%d connection slot(s) of run %s expired while held",
+                        self._held - cursor.rowcount, self._run_id,
+                    )  # fmt: skip

@@ -236,3 +236,21 @@ def test_operators_set_and_clear_an_escos_limit_and_see_the_slots_held(
     cleared = cli.invoke(connections, ["limit", str(esco), "--clear"])
     assert cleared.exit_code == 0 and "default applies" in cleared.output
     assert not any(row.esco == esco for row in connections_in_use(db))
+
+
+def test_a_holder_carries_on_after_its_database_connection_drops(database_url, db, esco) -> None:
+    async def run():
+        async with holder(database_url, default_limit=2) as slots:
+            first = await slots.try_take(str(esco))
+            # The server ends every other session of this database (a restart, a failover).
+            db.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
+            await asyncio.sleep(0.1)
+            assert first is not None
+            await slots.give_back(first)
+            return [await slots.try_take(str(esco)) for _ in range(3)]
+
+    taken = asyncio.run(run())
+    assert [slot is not None for slot in taken] == [True, True, False]

@@ -272,9 +272,14 @@ def test_two_readers_sharing_slots_keep_a_group_within_its_connection_cap(capped
                     )
                 )
                 peak = await _peak_connections_per_group(fleet, group, reading)
-                return [s for states in await reading for s in states], peak
+                states = [s for states in await reading for s in states]
+            # Every slot came back, the last meters' included.
+            free = [await slots.try_take("esco-a") for _ in range(3)]
+            return states, peak, free
 
-    states, peak = asyncio.run(run())
+    states, peak, free = asyncio.run(run())
+    if capped:
+        assert [slot is not None for slot in free] == [True, True, False]
     assert len(states) == 16 and all(state.ok for state in states)
     if capped:
         assert peak["esco-a"] == 2

@@ -159,3 +159,48 @@ def test_a_fleet_read_whose_slots_fail_raises_instead_of_waiting_forever(how: st
 
     with pytest.raises(ConnectionError, match="esco-a: database gone"):
         asyncio.run(run())
+
+
+def test_hand_overs_in_a_busy_group_do_not_put_off_the_look_for_slots_freed_elsewhere() -> None:
+    # Another reader holds a's only slot and frees it early; meanwhile this read's b meters
+    # pass their one slot on every 20 ms. The look for freed slots must still come on time.
+    slots = LocalConnectionSlots({"a": 1, "b": 1})
+    tally = Tally()
+    started: dict[str, float] = {}
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        held = await slots.try_take("a")
+        assert held is not None
+        meters = ["a-0"] + [f"b-{i}" for i in range(30)]
+        queue = MeterQueue(meters, group_of, slots, recheck_seconds=0.05, max_handovers=100)
+
+        def seconds(meter: str) -> float:
+            started[meter] = loop.time() - begin
+            return 0.02
+
+        begin = loop.time()
+        reading = asyncio.ensure_future(drain(queue, tally, 4, seconds))
+        await asyncio.sleep(0.1)
+        await slots.give_back(held)
+        await reading
+
+    asyncio.run(run())
+    assert started["a-0"] < 0.3  # b's 30 meters alone take 0.6 s
+    assert started["a-0"] < started["b-29"]
+
+
+def test_a_slot_goes_back_after_its_hand_overs_so_other_readers_get_a_turn() -> None:
+    slots = LocalConnectionSlots({"a": 1})
+    tally = Tally()
+
+    async def run() -> None:
+        busy = MeterQueue([f"a-{i}" for i in range(12)], group_of, slots, 0.01, max_handovers=2)
+        reading = asyncio.ensure_future(drain(busy, tally, 2, lambda m: 0.01))
+        await asyncio.sleep(0.005)  # the busy reader holds the slot now
+        other = MeterQueue(["a-other"], group_of, slots, recheck_seconds=0.01)
+        await asyncio.gather(reading, drain(other, tally, 1, lambda m: 0.01))
+
+    asyncio.run(run())
+    assert tally.peak["a"] == 1
+    assert tally.order.index("a-other") < 12  # not after all of the busy reader's meters
