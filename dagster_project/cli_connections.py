@@ -55,6 +55,7 @@ def limit(esco: uuid.UUID, max_connections: int | None, clear: bool) -> None:
         click.echo(f"ESCO {esco}: own limit dropped, the default applies")
     else:
         click.echo(f"ESCO {esco}: at most {max_connections} simultaneous meter connections")
+    click.echo("runs that start from now on keep to it; runs already reading keep their limit")
 
 
 def _database() -> psycopg.Connection:
