@@ -13,12 +13,12 @@ from typing import Any
 from dagster_project.emop.errors import MeterUnreachableError
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
+from dagster_project.registry import not_polled_reason
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
 OK = "ok"
 FAILED = "failed"
 SKIPPED = "skipped"
-ACTIVE = "active"
 
 _SYNC_NAMESPACE = uuid.UUID("0b5c1d7e-2f33-4c0a-9d7e-5c1f0e8a6b42")
 
@@ -41,15 +41,22 @@ class RegisteredMeter:
     hardware: str | None = None
     #: The ESCO that runs the meter: its meters share the ESCO's cap on connections.
     esco: uuid.UUID | None = None
+    #: enabled or disabled; deleted meters are not registered meters at all.
+    installation_status: str = "enabled"
 
     @property
     def endpoint(self) -> MeterEndpoint:
         return MeterEndpoint(host=self.host, port=self.port, serial=self.serial)
 
     @property
+    def not_polled_reason(self) -> str | None:
+        """Why the sync does not contact this meter, or None when it does."""
+        return not_polled_reason(self.mode, self.installation_status, self.serial, self.hardware)
+
+    @property
     def polled(self) -> bool:
-        """Only active meters are contacted; passive ones are digital twins."""
-        return self.mode == ACTIVE
+        """Only active, enabled, single-phase meters are contacted."""
+        return self.not_polled_reason is None
 
     @property
     def twin_element(self) -> bool:
@@ -117,7 +124,8 @@ def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) 
 
 
 def skipped_row(sync_id: uuid.UUID, meter: RegisteredMeter, at: datetime) -> tuple[Any, ...]:
-    """A meter the sync does not contact (passive): recorded, with no values."""
+    """A meter the sync does not contact (passive, disabled, three-phase): recorded with the
+    reason, and no values."""
     values: dict[str, Any] = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
     values.update(
         sync_id=sync_id,
@@ -126,7 +134,7 @@ def skipped_row(sync_id: uuid.UUID, meter: RegisteredMeter, at: datetime) -> tup
         polled_at=at,
         finished_at=at,
         outcome=SKIPPED,
-        error_message=f"not polled: mode is {meter.mode}",
+        error_message=f"not polled: {meter.not_polled_reason}",
     )
     return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
 

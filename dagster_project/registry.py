@@ -2,6 +2,9 @@
 
 Pure Python, no database: each row is checked field by field, every problem is reported with the
 row's line number, the field, the value received and a reason, and the valid rows still load.
+Files are shaped like real registry exports: flags the sync fills in from the meter are often
+empty, fleets mix single-phase and three-phase meters, and rows carry an installation status.
+Reading is bounded in memory: an over-long line is rejected without being held whole.
 """
 
 from __future__ import annotations
@@ -10,14 +13,27 @@ import csv
 import ipaddress
 import re
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
-SERIAL_PATTERN = re.compile(r"EML\d{10}")
+# Single-phase meters: EML and 10 digits. Three-phase meters (P1.ax whole-current, P1.cx
+# CT-operated): EMP1AX / EMP1CX and their digits. ASCII digits only: `\d` would also take
+# Arabic-Indic or fullwidth digits, which would let one meter be registered twice.
+SINGLE_PHASE_SERIAL = re.compile(r"EML[0-9]{10}")
+THREE_PHASE_SERIAL = re.compile(r"EMP1[AC]X[0-9]{4,12}")
+SERIAL_PATTERN = re.compile(f"{SINGLE_PHASE_SERIAL.pattern}|{THREE_PHASE_SERIAL.pattern}")
+SERIAL_FORMS = "'EML' and 10 digits, or 'EMP1AX' / 'EMP1CX' and digits (three-phase)"
+THREE_PHASE_MODELS = frozenset({"P1.ax", "P1.cx"})
 MODES = ("active", "passive")
+INSTALLATION_STATUSES = ("enabled", "disabled", "deleted")
 DEFAULT_PORT = 8080
+#: Longest value of one field, and of one physical line, that the loader accepts. Real rows are
+#: a few hundred characters; the limits keep a file without newlines from filling memory.
+MAX_FIELD_CHARS = 1000
+MAX_LINE_CHARS = 8192
 
 # The Meter Domain page's meter_registry columns, plus what the poller needs.
 REQUIRED_COLUMNS = (
@@ -32,7 +48,7 @@ REQUIRED_COLUMNS = (
     "daylight_savings_correction_enabled",
     "prepay_enabled",
 )
-OPTIONAL_COLUMNS = ("port", "direction_reversed")
+OPTIONAL_COLUMNS = ("port", "direction_reversed", "installation_status")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
@@ -55,12 +71,23 @@ class RegistryMeter:
     hardware: str | None
     mode: str
     esco: uuid.UUID
-    single_meter_app: bool
-    daylight_savings_correction_enabled: bool
-    prepay_enabled: bool
+    #: The flags are None when the file leaves them empty: unknown until the sync reads them.
+    single_meter_app: bool | None
+    daylight_savings_correction_enabled: bool | None
+    prepay_enabled: bool | None
     #: Import and export swapped on the meter's registers (solar meters measuring export).
     direction_reversed: bool
+    #: enabled (in service), disabled (kept, not polled) or deleted (gone from every view).
+    installation_status: str
     row_number: int
+
+    @property
+    def three_phase(self) -> bool:
+        return is_three_phase(self.serial, self.hardware)
+
+    @property
+    def not_polled_reason(self) -> str | None:
+        return not_polled_reason(self.mode, self.installation_status, self.serial, self.hardware)
 
 
 @dataclass(frozen=True)
@@ -88,9 +115,39 @@ class FieldError(ValueError):
     """A field's value is not acceptable; the message is the reason shown to the operator."""
 
 
+def is_three_phase(serial: str, hardware: str | None) -> bool:
+    """Three-phase meters are told by their model, or by their serial when the model is empty."""
+    return hardware in THREE_PHASE_MODELS or bool(THREE_PHASE_SERIAL.fullmatch(serial))
+
+
+#: Why a meter is not contacted, as the sync records it and the marts show it.
+NOT_POLLED_PASSIVE = "passive: a digital twin, never contacted"
+NOT_POLLED_DISABLED = "disabled in the registry"
+NOT_POLLED_DELETED = "deleted from the registry"
+#: Three-phase meters serve other objects; until the client reads them they are not contacted,
+#: and not counted as failed (they would look like an outage).
+UNSUPPORTED_HARDWARE = "unsupported hardware: three-phase meters are not read yet"
+
+
+def not_polled_reason(
+    mode: str, installation_status: str, serial: str, hardware: str | None
+) -> str | None:
+    """Why the sync does not contact a meter, or None when it does: only active, enabled,
+    single-phase meters are polled."""
+    if installation_status == "deleted":
+        return NOT_POLLED_DELETED
+    if mode != "active":
+        return NOT_POLLED_PASSIVE
+    if installation_status == "disabled":
+        return NOT_POLLED_DISABLED
+    if is_three_phase(serial, hardware):
+        return UNSUPPORTED_HARDWARE
+    return None
+
+
 def parse_serial(value: str) -> str:
     if not SERIAL_PATTERN.fullmatch(value):
-        raise FieldError("serial must be 'EML' followed by 10 digits")
+        raise FieldError(f"serial must be {SERIAL_FORMS}, in ASCII")
     return value
 
 
@@ -126,10 +183,10 @@ def parse_bool(value: str) -> bool:
 def parse_port(value: str) -> int:
     if value == "":
         return DEFAULT_PORT
-    try:
-        port = int(value)
-    except ValueError:
-        raise FieldError("port must be a whole number") from None
+    # int() reads any script's digits ("٨٠٨٠" is 8080): only ASCII digits are a port here.
+    if not (value.isascii() and value.isdigit()):
+        raise FieldError("port must be a whole number in ASCII digits")
+    port = int(value)
     if not 1 <= port <= 65535:
         raise FieldError("port must be between 1 and 65535")
     return port
@@ -137,6 +194,20 @@ def parse_port(value: str) -> int:
 
 def parse_optional_bool(value: str) -> bool:
     return False if value == "" else parse_bool(value)
+
+
+def parse_flag(value: str) -> bool | None:
+    """A flag the meter itself holds: empty is unknown (the sync reads it from the meter)."""
+    return None if value == "" else parse_bool(value)
+
+
+def parse_installation_status(value: str) -> str:
+    if value == "":
+        return "enabled"
+    lowered = value.lower()
+    if lowered not in INSTALLATION_STATUSES:
+        raise FieldError(f"installation_status must be one of {', '.join(INSTALLATION_STATUSES)}")
+    return lowered
 
 
 def parse_name(value: str) -> str:
@@ -156,46 +227,63 @@ _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "hardware": (parse_hardware, True),
     "mode": (parse_mode, False),
     "esco": (parse_uuid, False),
-    "single_meter_app": (parse_bool, False),
-    "daylight_savings_correction_enabled": (parse_bool, False),
-    "prepay_enabled": (parse_bool, False),
+    "single_meter_app": (parse_flag, True),
+    "daylight_savings_correction_enabled": (parse_flag, True),
+    "prepay_enabled": (parse_flag, True),
     "port": (parse_port, True),
     "direction_reversed": (parse_optional_bool, True),
+    "installation_status": (parse_installation_status, True),
 }
 
 
-def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
-    """Validate a registry CSV (header row first). Line numbers count the header as line 1."""
-    reader = csv.DictReader(lines, restkey="__extra__")
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
+def read_registry_file(path: Path) -> RegistryParseResult:
+    """Parse a registry file from disk; a file that cannot be read at all is a RegistryFileError
+    naming it (and, for bad text, the byte where it goes wrong)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as registry_file:
+            return parse_registry_csv(registry_file)
+    except FileNotFoundError:
+        raise RegistryFileError(f"registry file {path} does not exist") from None
+    except UnicodeDecodeError as error:
+        bad = error.object[error.start]
         raise RegistryFileError(
-            f"registry file is missing column(s) {', '.join(missing)}; header is {header}"
-        )
-    reader.fieldnames = header
+            f"registry file {path} is not UTF-8 text (byte {bad:#04x} cannot be decoded): "
+            "save it as UTF-8"
+        ) from None
+    except OSError as error:
+        raise RegistryFileError(f"registry file {path} cannot be read: {error.strerror}") from None
+    except csv.Error as error:
+        raise RegistryFileError(f"registry file {path} is not readable as CSV: {error}") from None
 
-    candidates: list[tuple[int, dict[str, Any]]] = []
+
+def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
+    """Validate a registry CSV (header row first). Line numbers count the header as line 1.
+
+    `lines` may be an open text file: it is then read a bounded line at a time, and a line
+    over MAX_LINE_CHARS is rejected without being held whole."""
+    overlong: list[RegistryReject] = []
+    source = _bounded_lines(lines, overlong) if hasattr(lines, "readline") else iter(lines)
+    reader = csv.reader(source)
+    header = _read_header(reader)
     rejects: list[RegistryReject] = []
+    candidates: list[tuple[int, dict[str, Any]]] = []
     for record in reader:
         row_number = reader.line_num
-        raw = {key: (value or "").strip() for key, value in record.items() if key in COLUMNS}
-        serial_seen = raw.get("serial") or None
-        if record.get("__extra__"):
-            rejects.append(
-                RegistryReject(
-                    row_number=row_number,
-                    field="*",
-                    value=",".join(record["__extra__"]),
-                    reason=f"row has more fields than the header's {len(header)}",
-                    serial=serial_seen,
-                )
-            )
-            continue
-        parsed, row_rejects = _parse_row(row_number, raw, serial_seen)
-        rejects.extend(row_rejects)
+        if not record or record == [""]:
+            continue  # a blank line, or one the bounded reader blanked out
+        raw = {
+            column: value.strip()
+            for column, value in zip(header, record, strict=False)
+            if column in COLUMNS
+        }
+        serial_seen = _printable(raw.get("serial")) or None
+        row_rejects = _row_shape_rejects(row_number, header, record, serial_seen)
         if not row_rejects:
-            candidates.append((row_number, parsed))
+            parsed, row_rejects = _parse_row(row_number, raw, serial_seen)
+            if not row_rejects:
+                candidates.append((row_number, parsed))
+        rejects.extend(row_rejects)
+    rejects.extend(overlong)
 
     duplicate_rejects = _duplicate_rejects(candidates, rejects, key="serial")
     duplicate_rejects += _duplicate_rejects(candidates, rejects, key="id")
@@ -208,6 +296,81 @@ def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
     ]
     rejects.sort(key=_reject_order)
     return RegistryParseResult(meters=meters, rejects=rejects)
+
+
+def _read_header(reader: Iterator[list[str]]) -> list[str]:
+    """The header row, refused whole when a column is missing or named twice: a file whose
+    columns cannot be trusted must not replace the fleet."""
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        raise RegistryFileError("registry file is empty: no header row") from None
+    twice = sorted(name for name, count in Counter(header).items() if count > 1 and name)
+    if twice:
+        raise RegistryFileError(
+            f"registry file names column(s) {', '.join(twice)} more than once; "
+            "which of them holds the values cannot be known"
+        )
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:
+        raise RegistryFileError(
+            f"registry file is missing column(s) {', '.join(missing)}; header is {header}"
+        )
+    return header
+
+
+def _row_shape_rejects(
+    row_number: int, header: list[str], record: list[str], serial: str | None
+) -> list[RegistryReject]:
+    """Problems that make a row unreadable as a whole: extra fields, NUL bytes, huge values."""
+    if len(record) > len(header):
+        extra = ",".join(record[len(header) :])
+        reason = f"row has more fields than the header's {len(header)}"
+        return [RegistryReject(row_number, "*", _shown(extra), reason, serial)]
+    rejects = []
+    for column, value in zip(header, record, strict=False):
+        field = column if column in COLUMNS else column or "*"
+        if "\x00" in value:
+            reason = "value contains a NUL byte"
+            rejects.append(RegistryReject(row_number, field, _shown(value), reason, serial))
+        elif len(value) > MAX_FIELD_CHARS:
+            reason = f"value is {len(value)} characters, over the limit of {MAX_FIELD_CHARS}"
+            rejects.append(RegistryReject(row_number, field, _shown(value), reason, serial))
+    return rejects
+
+
+def _bounded_lines(stream: Any, overlong: list[RegistryReject]) -> Iterator[str]:
+    """The file's lines, none longer than MAX_LINE_CHARS: a longer one is read past in chunks,
+    reported in `overlong` with its line number, and replaced by an empty line so that the
+    line numbers of the rows after it stay right."""
+    text: TextIO = stream
+    number = 0
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) <= MAX_LINE_CHARS or line.endswith(_LINE_ENDS):
+            yield line
+            continue
+        length = len(line)
+        while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith(_LINE_ENDS):
+            length += len(rest)
+        length += len(rest)
+        reason = f"line is {length} characters or more, over the limit of {MAX_LINE_CHARS}"
+        overlong.append(RegistryReject(number, "*", _shown(line), reason, None))
+        yield "\n"
+
+
+# A file opened with newline="" ends its lines with any of these (kept as they are, for csv).
+_LINE_ENDS = ("\n", "\r")
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A bad value as the operator sees it: printable, and cut short when long."""
+    printable = _printable(value)
+    return printable if len(printable) <= limit else printable[:limit] + "..."
+
+
+def _printable(value: str | None) -> str:
+    return (value or "").replace("\x00", "\\x00")
 
 
 def _reject_order(reject: RegistryReject) -> tuple[int, int]:
@@ -266,3 +429,47 @@ def _duplicate_rejects(
                 RegistryReject(row_number, key, value, reason, serial_of_valid_row[row_number])
             )
     return rejects
+
+
+#: The share of the active fleet a registry file may remove before it is refused.
+DEFAULT_MAX_REMOVED_SHARE = 0.10
+MAX_REMOVED_SHARE_ENV = "FLOWS_REGISTRY_MAX_REMOVED_SHARE"
+
+
+class RegistryRemovalRefused(RegistryFileError):
+    """The file would take too much of the active fleet out of service at once."""
+
+
+def check_removals(
+    active_ids: Iterable[uuid.UUID], meters: Iterable[RegistryMeter], max_share: float
+) -> int:
+    """How many of the active fleet's meters this load would remove (absent from its valid
+    rows); raise RegistryRemovalRefused when that is more than `max_share` of them.
+
+    A meter marked deleted in the file is removed on purpose and is not counted; a row that
+    was rejected is counted, which is what stops a file of bad rows from emptying the fleet."""
+    active = set(active_ids)
+    removed = len(active - {meter.id for meter in meters})
+    if active and removed / len(active) > max_share:
+        raise RegistryRemovalRefused(
+            f"this registry file would remove {removed} of the {len(active)} active meters "
+            f"({removed / len(active):.0%}), more than the {max_share:.0%} allowed, so the "
+            f"registry in force is kept. To load it on purpose, set {MAX_REMOVED_SHARE_ENV}=1 "
+            "(or the registry asset's max_removed_share) for this run"
+        )
+    return removed
+
+
+def parse_max_removed_share(value: str | None) -> float:
+    """The setting as a share between 0 and 1; a bad value names the variable."""
+    if value is None or value.strip() == "":
+        return DEFAULT_MAX_REMOVED_SHARE
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(
+            f"{MAX_REMOVED_SHARE_ENV}={value!r} is not a share between 0 and 1 (e.g. 0.1)"
+        )
+    return share

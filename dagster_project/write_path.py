@@ -116,7 +116,7 @@ def plan_work(
         if meter is None:
             waiting[serial] = "not in the meter registry"
         elif not meter.polled:
-            waiting[serial] = f"registry mode is {meter.mode!r}: only active meters are contacted"
+            waiting[serial] = f"not contacted: {meter.not_polled_reason}"
         else:
             work.append(MeterWork(meter, due_tokens, plan.push, plan.displaced))
     return work, superseded, waiting

@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from dagster_project.registry import MAX_REMOVED_SHARE_ENV
 from dagster_project.warehouse import connection, embedded
 from tests.dbt_cli import TARGET_ENV, target_path
 
@@ -19,6 +20,11 @@ STARTED_EMBEDDED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The tests of one session share a database and each loads a fleet of its own, replacing
+    # the last: on purpose, so the guard against a file removing much of the fleet is lifted.
+    # The tests of that guard set their own share (tests/integration/test_registry_asset.py).
+    os.environ[MAX_REMOVED_SHARE_ENV] = "1"
+
     # `make test` prepares dbt's manifest; a bare `pytest` on a fresh checkout gets it here,
     # since importing the definitions needs it. Under xdist the controller configures before
     # it starts the workers, so they find the manifest there.

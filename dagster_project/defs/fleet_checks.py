@@ -31,6 +31,7 @@ from .resources import WarehouseResource
 from .sync import METER_SYNC_SNAPSHOTS
 
 METER_SHADOWS = AssetKey(["flows", "meter_shadows"])
+METER_REGISTRY = AssetKey(["flows", "meter_registry"])
 METER_CSQ = AssetKey(["flows", "meter_csq"])
 METER_PREPAY_BALANCE = AssetKey(["flows", "meter_prepay_balance"])
 SYNC_CYCLE = timedelta(minutes=15)
@@ -147,7 +148,27 @@ def balance_anomaly_check(
     return check_result(fleet_rules.judge_balances(rises, below_floor))
 
 
-fleet_health_checks = [clock_drift_check, csq_drop_check, fleet_outage_check, balance_anomaly_check]
+@asset_check(
+    asset=METER_REGISTRY,
+    name="registry_meter_disagreements",
+    description=(
+        "Meters whose registry file sets prepayment or daylight saving correction one way "
+        "while the meter reports the other (warn)."
+    ),
+)
+def registry_meter_disagreement_check(warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        disagreements = fleet_health.flag_disagreements(conn)
+    return check_result(fleet_rules.judge_flag_disagreements(disagreements))
+
+
+fleet_health_checks = [
+    clock_drift_check,
+    csq_drop_check,
+    fleet_outage_check,
+    balance_anomaly_check,
+    registry_meter_disagreement_check,
+]
 
 
 def freshness_checks(dbt_models: AssetsDefinition) -> list:

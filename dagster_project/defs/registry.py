@@ -1,13 +1,19 @@
-"""The meter registry asset: validate the registry file and land it in flows_raw."""
+"""The meter registry asset: validate the registry file and land it in flows_raw.
+
+A file that cannot be trusted never replaces the registry in force: one that cannot be read,
+whose columns are wrong, or that would take too much of the active fleet out at once fails the
+run with the reason, and the last good registry stays."""
 
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -15,11 +21,18 @@ from dagster import (
 from pydantic import Field
 
 from dagster_project.paths import DEMO_REGISTRY_CSV
-from dagster_project.registry import RegistryReject, parse_registry_csv
+from dagster_project.registry import (
+    MAX_REMOVED_SHARE_ENV,
+    RegistryFileError,
+    RegistryReject,
+    check_removals,
+    parse_max_removed_share,
+    read_registry_file,
+)
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.registry_store import active_meter_ids, replace_registry
 
-from .resources import WarehouseResource
+from .resources import DATABASE_RETRY, WarehouseResource, database_failure
 
 REGISTRY_CSV_ENV = "FLOWS_REGISTRY_CSV"
 RAW_METER_REGISTRY = AssetKey(["flows_raw", "meter_registry"])
@@ -31,10 +44,24 @@ def default_registry_csv() -> str:
     return os.environ.get(REGISTRY_CSV_ENV) or str(DEMO_REGISTRY_CSV)
 
 
+def default_max_removed_share() -> float:
+    return parse_max_removed_share(os.environ.get(MAX_REMOVED_SHARE_ENV))
+
+
 class RegistryFileConfig(Config):
     csv_path: str = Field(
         default_factory=default_registry_csv,
         description=f"Registry CSV to load (default: ${REGISTRY_CSV_ENV}, else the demo fleet).",
+    )
+    max_removed_share: float = Field(
+        default_factory=default_max_removed_share,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest share of the active fleet one file may remove; a file removing more is "
+            f"refused and the registry in force kept (default: ${MAX_REMOVED_SHARE_ENV}, "
+            "else 0.1). 1 allows any removal."
+        ),
     )
 
 
@@ -42,17 +69,22 @@ class RegistryFileConfig(Config):
     key=RAW_METER_REGISTRY,
     group_name="registry",
     kinds={"python", "postgres"},
+    retry_policy=DATABASE_RETRY,
     description=(
-        "Meters from the registry CSV, validated (serial, address, mode, ESCO, booleans, port). "
-        "Invalid rows go to flows_raw.meter_registry_rejects; valid rows still load."
+        "Meters from the registry CSV, validated (serial, address, mode, ESCO, booleans, port, "
+        "installation status). Invalid rows go to flows_raw.meter_registry_rejects; valid rows "
+        "still load. A file that would remove more than max_removed_share of the active fleet "
+        "is refused and the registry in force kept."
     ),
 )
 def meter_registry_raw(
     context: AssetExecutionContext, config: RegistryFileConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
     csv_path = Path(config.csv_path)
-    with csv_path.open(newline="", encoding="utf-8-sig") as registry_file:
-        parsed = parse_registry_csv(registry_file)
+    try:
+        parsed = read_registry_file(csv_path)
+    except RegistryFileError as error:
+        raise _refused(str(error), csv_path) from None
 
     for reject in parsed.rejects:
         context.log.warning(
@@ -64,21 +96,39 @@ def meter_registry_raw(
             reject.reason,
         )
 
-    with warehouse.connect() as conn:
-        ensure_raw_tables(conn)
-        load = replace_registry(
-            conn, parsed.meters, parsed.rejects, str(csv_path), loaded_at=datetime.now(UTC)
-        )
+    try:
+        with warehouse.connect() as conn:
+            ensure_raw_tables(conn)
+            try:
+                removed = check_removals(
+                    active_meter_ids(conn), parsed.meters, config.max_removed_share
+                )
+            except RegistryFileError as error:
+                raise _refused(f"{csv_path}: {error}", csv_path, parsed.rejects) from None
+            load = replace_registry(
+                conn, parsed.meters, parsed.rejects, str(csv_path), loaded_at=datetime.now(UTC)
+            )
+    except psycopg.OperationalError as error:
+        raise database_failure(warehouse, "load the registry into", error) from error
 
     return MaterializeResult(
         metadata={
             "rows_loaded": load.rows_loaded,
             "rows_rejected": parsed.rejected_rows,
+            "active_meters_removed": removed,
             "rejects": MetadataValue.md(rejects_markdown(parsed.rejects)),
             "source_file": MetadataValue.path(str(csv_path)),
             "database": warehouse.target().display_url,
         }
     )
+
+
+def _refused(reason: str, csv_path: Path, rejects: list[RegistryReject] | None = None) -> Failure:
+    """The run fails with the reason alone (no traceback to read); a retry cannot mend a file."""
+    metadata = {"source_file": MetadataValue.path(str(csv_path)), "reason": reason}
+    if rejects:
+        metadata["rejects"] = MetadataValue.md(rejects_markdown(rejects))
+    return Failure(description=reason, metadata=metadata, allow_retries=False)
 
 
 def rejects_markdown(rejects: list[RegistryReject]) -> str:

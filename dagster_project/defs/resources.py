@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from dagster import ConfigurableResource
+from dagster import Backoff, ConfigurableResource, Failure, Jitter, RetryPolicy
 from dagster_dbt import DbtCliResource
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -46,6 +46,21 @@ class WarehouseResource(ConfigurableResource):
 
     def dbt_profile_env(self) -> dict[str, str]:
         return connection.dbt_profile_env(self.target().url)
+
+
+# A database that went away is worth another go; meters and files are never the reason for one.
+DATABASE_RETRY = RetryPolicy(
+    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+
+
+def database_failure(warehouse: WarehouseResource, doing: str, error: Exception) -> Failure:
+    """A Failure that names the database (password masked) and what was being done."""
+    where = warehouse.target().display_url
+    return Failure(
+        description=f"could not {doing} the database {where}: {error}".strip(),
+        metadata={"database": where, "error": str(error)},
+    )
 
 
 #: `FLOWS_EMOP_<SETTING>` (e.g. FLOWS_EMOP_MIN_GAP_SECONDS=0.2) replaces a setting's default.

@@ -17,6 +17,7 @@ from dagster_project.warehouse.fleet_health import (
     BalanceBelowFloor,
     BalanceRise,
     ClockDrift,
+    FlagDisagreement,
     SignalDrop,
     SyncOutcome,
 )
@@ -131,6 +132,33 @@ def judge_outage(outcome: SyncOutcome | None, thresholds: Thresholds) -> Verdict
         summary=summary,
         meters=[] if passed else [{"serial": s, "error": e} for s, e in outcome.failures],
         counts={"failed": outcome.failed, "attempted": outcome.attempted, "failed_share": share},
+    )
+
+
+def judge_flag_disagreements(disagreements: Sequence[FlagDisagreement]) -> Verdict:
+    """A warning: the registry may be stale, or the meter was switched without updating it."""
+    meters = [
+        {
+            "serial": d.serial,
+            "flag": d.flag,
+            "registry": d.registry_value,
+            "meter": d.meter_value,
+            "reported_at": d.reported_at,
+        }
+        for d in disagreements
+    ]
+    serials = len({d.serial for d in disagreements})
+    summary = (
+        f"{serials} meter(s) where the registry and the meter disagree on a flag"
+        if disagreements
+        else "registry and meters agree on every known flag"
+    )
+    return Verdict(
+        passed=not disagreements,
+        severity="WARN",
+        summary=summary,
+        meters=meters,
+        counts={"meters_disagreeing": serials, "flags_disagreeing": len(disagreements)},
     )
 
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from dagster_project import registry
+
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -43,7 +45,8 @@ SNAPSHOT_COLUMNS = (
     "tariffs_future",
 )
 
-SERIAL_PATTERN = r"^EML\d{10}$"
+# The registry's serial forms, single- and three-phase (three-phase meters land as skipped).
+SERIAL_PATTERN = f"^(?:{registry.SERIAL_PATTERN.pattern})$"
 CSQ_RANGE = (0, 31)
 #: The polling hosts' clocks and this one may disagree a little; beyond this a time is wrong.
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)

@@ -48,6 +48,17 @@ class SyncOutcome:
 
 
 @dataclass(frozen=True)
+class FlagDisagreement:
+    """A flag the registry file sets one way and the meter reports the other."""
+
+    serial: str
+    flag: str
+    registry_value: bool
+    meter_value: bool
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
 class BalanceRise:
     serial: str
     at: datetime
@@ -95,7 +106,7 @@ def clock_drifts(conn: psycopg.Connection, threshold_seconds: int) -> list[Clock
             ) as since
         from flows.meter_registry as registry
         join flows.meter_shadows as shadows using (id)
-        where registry.mode = 'active' and abs(shadows.clock_time_diff_seconds) >= %(threshold)s
+        where registry.polled and abs(shadows.clock_time_diff_seconds) >= %(threshold)s
         order by abs(shadows.clock_time_diff_seconds) desc, registry.serial
     """
     with conn.cursor(row_factory=class_row(ClockDrift)) as cursor:
@@ -110,7 +121,7 @@ def signal_drops(
             select registry.id, registry.serial, shadows.csq
             from flows.meter_registry as registry
             join flows.meter_shadows as shadows using (id)
-            where registry.mode = 'active' and shadows.csq is not null
+            where registry.polled and shadows.csq is not null
         ),
         medians as (
             select
@@ -218,7 +229,7 @@ def balance_rises(
         join flows.meter_registry as registry on registry.id = recent.meter_id
         where
             recent.balance > recent.previous_balance
-            and registry.mode = 'active'
+            and registry.polled
             and registry.prepay_enabled
         order by recent.at, registry.serial
     """
@@ -253,10 +264,32 @@ def balances_below_floor(conn: psycopg.Connection) -> list[BalanceBelowFloor]:
         from flows.meter_registry as registry
         join flows.meter_shadows as shadows using (id)
         where
-            registry.mode = 'active'
+            registry.polled
             and registry.prepay_enabled
             and shadows.balance < -shadows.emergency_credit
         order by shadows.balance, registry.serial
     """
     with conn.cursor(row_factory=class_row(BalanceBelowFloor)) as cursor:
+        return cursor.execute(query).fetchall()
+
+
+def flag_disagreements(conn: psycopg.Connection) -> list[FlagDisagreement]:
+    """Meters whose registry file and latest report disagree on prepayment or daylight saving
+    correction (an empty registry flag is filled from the meter and cannot disagree)."""
+    query = """
+        select serial, flag, registry_value, meter_value, flags_reported_at as reported_at
+        from flows.meter_registry as registry
+        cross join lateral (
+            values
+                ('prepay_enabled', prepay_enabled_registry, prepay_enabled_reported),
+                (
+                    'daylight_savings_correction_enabled',
+                    daylight_savings_correction_registry,
+                    daylight_savings_correction_reported
+                )
+        ) as flags (flag, registry_value, meter_value)
+        where registry.installation_status <> 'deleted' and registry_value <> meter_value
+        order by serial, flag
+    """
+    with conn.cursor(row_factory=class_row(FlagDisagreement)) as cursor:
         return cursor.execute(query).fetchall()

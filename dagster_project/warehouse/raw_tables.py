@@ -93,11 +93,15 @@ METER_REGISTRY = RawTable(
         "hardware text",
         "mode text!",
         "esco uuid!",
-        "single_meter_app bool!",
-        "daylight_savings_correction_enabled bool!",
-        "prepay_enabled bool!",
+        # Null: the registry file left the flag empty; the sync reads it from the meter.
+        "single_meter_app bool",
+        "daylight_savings_correction_enabled bool",
+        "prepay_enabled bool",
         # Added after the first release: nullable so that older databases can gain it.
         "direction_reversed bool",
+        "installation_status text",
+        # Why the sync does not contact the meter (registry.not_polled_reason); null: it does.
+        "not_polled_reason text",
         "source_file text!",
         "source_row int4!",
         "loaded_at timestamptz!",
@@ -107,6 +111,7 @@ METER_REGISTRY = RawTable(
         "unique (serial)",
         "check (port between 1 and 65535)",
         "check (mode in ('active', 'passive'))",
+        "check (installation_status in ('enabled', 'disabled', 'deleted'))",
     ),
 )
 
@@ -422,20 +427,26 @@ def partition_existing_table(conn: psycopg.Connection, table: RawTable) -> int |
 
 
 def _add_missing_columns(conn: psycopg.Connection, table: RawTable) -> None:
-    """Add the columns a table created by an earlier version lacks (as nullable columns)."""
-    present = {
-        name
-        for (name,) in conn.execute(
-            "select column_name from information_schema.columns "
+    """Bring a table created by an earlier version up to its definition: add the columns it
+    lacks (as nullable columns) and let null in where the definition now allows it."""
+    present = dict(
+        conn.execute(
+            "select column_name, is_nullable = 'YES' from information_schema.columns "
             "where table_schema = %s and table_name = %s",
             (RAW_SCHEMA, table.name),
-        )
-    }
+        ).fetchall()
+    )
     for column in table.columns:
         if column.name not in present:
             conn.execute(
                 sql.SQL("alter table {} add column {} {}").format(
                     table.identifier, sql.Identifier(column.name), sql.SQL(column.type)
+                )
+            )
+        elif column.nullable and not present[column.name]:
+            conn.execute(
+                sql.SQL("alter table {} alter column {} drop not null").format(
+                    table.identifier, sql.Identifier(column.name)
                 )
             )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,8 @@ def replace_registry(
             meter.daylight_savings_correction_enabled,
             meter.prepay_enabled,
             meter.direction_reversed,
+            meter.installation_status,
+            meter.not_polled_reason,
             source_file,
             meter.row_number,
             loaded_at,
@@ -66,3 +69,11 @@ def replace_registry(
             cursor.execute(sql.SQL("delete from {}").format(table.identifier))
             copy_rows(cursor, table, rows)
     return RegistryLoad(rows_loaded=len(meters), rejects_loaded=len(rejects))
+
+
+def active_meter_ids(conn: psycopg.Connection) -> list[uuid.UUID]:
+    """The meters in service that the registry in force polls: active and not deleted."""
+    query = sql.SQL(
+        "select id from {} where mode = 'active' and installation_status is distinct from 'deleted'"
+    ).format(METER_REGISTRY.identifier)
+    return [meter_id for (meter_id,) in conn.execute(query)]

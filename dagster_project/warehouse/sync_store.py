@@ -25,10 +25,14 @@ from dagster_project.warehouse.raw_tables import (
 
 
 def registered_meters(conn: psycopg.Connection) -> list[RegisteredMeter]:
+    """The registry's meters, less the deleted ones: they are never polled nor written to."""
     rows = conn.execute(
         """
-        select id, serial, host(ip_address), port, mode, hardware, esco
+        select
+            id, serial, host(ip_address), port, mode, hardware, esco,
+            coalesce(installation_status, 'enabled')
         from flows_raw.meter_registry
+        where installation_status is distinct from 'deleted'
         order by serial
         """
     ).fetchall()

@@ -24,7 +24,10 @@ EXPECTED_LINEAGE = {
     "flows_raw/profile_log_1": ["flows_raw/meter_registry"],
     "flows_raw/meter_event_log": ["flows_raw/meter_registry"],
     "flows_staging/stg_flows_raw__meter_registry": ["flows_raw/meter_registry"],
-    "flows/meter_registry": ["flows_staging/stg_flows_raw__meter_registry"],
+    "flows/meter_registry": [
+        "flows_staging/stg_flows_raw__meter_registry",
+        "flows_staging/stg_flows_raw__meter_sync_snapshots",
+    ],
     "flows_staging/stg_flows_raw__meter_sync_snapshots": ["flows_raw/meter_sync_snapshots"],
     "flows/meter_shadows": [
         "flows/meter_registry",
@@ -191,7 +194,13 @@ def test_daily_logs_fetch_the_previous_utc_day(scheduled: datetime, partition: s
     assert previous_utc_day(scheduled) == partition
 
 
-FLEET = {"clock_drift", "csq_drops", "fleet_outage", "balance_anomalies"}
+FLEET = {
+    "clock_drift",
+    "csq_drops",
+    "fleet_outage",
+    "balance_anomalies",
+    "registry_meter_disagreements",
+}
 
 
 def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
@@ -202,6 +211,7 @@ def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
         ("flows/meter_csq", "csq_drops"),
         ("flows_raw/meter_sync_snapshots", "fleet_outage"),
         ("flows/meter_prepay_balance", "balance_anomalies"),
+        ("flows/meter_registry", "registry_meter_disagreements"),
         ("flows_raw/meter_sync_snapshots", "raw_snapshots_structure"),
         ("flows_raw/meter_sync_snapshots", "raw_snapshots_plausible"),
     } <= checks

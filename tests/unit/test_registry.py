@@ -10,9 +10,16 @@ import pytest
 from dagster_project.paths import DEMO_REGISTRY_CSV
 from dagster_project.registry import (
     DEFAULT_PORT,
+    MAX_FIELD_CHARS,
+    MAX_LINE_CHARS,
+    UNSUPPORTED_HARDWARE,
     RegistryFileError,
+    RegistryRemovalRefused,
+    check_removals,
     parse_bool,
+    parse_max_removed_share,
     parse_registry_csv,
+    read_registry_file,
 )
 from tests.helpers import registry_csv, registry_row
 
@@ -63,15 +70,23 @@ def test_direction_reversed_is_optional_and_false_by_default() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        ("serial", "EML123", "EML' followed by 10 digits"),
-        ("serial", "XYZ2137580826", "EML' followed by 10 digits"),
-        ("serial", "EML21375808260", "EML' followed by 10 digits"),
+        ("serial", "EML123", "'EML' and 10 digits"),
+        ("serial", "XYZ2137580826", "'EML' and 10 digits"),
+        ("serial", "EML21375808260", "'EML' and 10 digits"),
+        # Digits of other scripts look like digits to \d and int(), not to a meter.
+        ("serial", "EML\u0662\u0661\u0663\u0667\u0665\u0668\u0660\u0668\u0662\u0666", "in ASCII"),
+        ("serial", "EML\uff12\uff11\uff13\uff17\uff15\uff18\uff10\uff18\uff12\uff16", "in ASCII"),
+        ("serial", "EMP1BX12345678", "'EMP1AX' / 'EMP1CX'"),
+        ("port", "\u0668\u0660\u0668\u0660", "ASCII digits"),
+        ("port", "\uff18\uff10\uff18\uff11", "ASCII digits"),
+        ("installation_status", "removed", "enabled, disabled, deleted"),
         ("ip_address", "10.0.0.256", "not an IPv4 or IPv6 address"),
         ("ip_address", "meter.local", "not an IPv4 or IPv6 address"),
         ("mode", "Active-ish", "mode must be one of active, passive"),
         ("esco", "acme", "not a UUID"),
         ("id", "12345", "not a UUID"),
         ("single_meter_app", "maybe", "not a boolean"),
+        ("mode", "", "required value is empty"),
         ("daylight_savings_correction_enabled", "2", "not a boolean"),
         ("prepay_enabled", "yes please", "not a boolean"),
         ("port", "80a", "whole number"),
@@ -161,3 +176,152 @@ def test_values_are_trimmed() -> None:
 )
 def test_parse_bool(text: str, expected: bool) -> None:
     assert parse_bool(text) is expected
+
+
+def test_empty_flags_are_unknown_not_rejected() -> None:
+    row = registry_row(
+        0, prepay_enabled="", daylight_savings_correction_enabled="", single_meter_app=""
+    )
+    (meter,) = parse(registry_csv([row])).meters
+    assert meter.prepay_enabled is None
+    assert meter.daylight_savings_correction_enabled is None
+    assert meter.single_meter_app is None
+
+
+@pytest.mark.parametrize(
+    ("serial", "hardware", "three_phase"),
+    [
+        ("EMP1AX00012345", "", True),
+        ("EMP1CX00012345", "P1.cx", True),
+        ("EML2137580826", "P1.ax", True),
+        ("EML2137580826", "C1.w", False),
+        ("EML2137580826", "", False),
+    ],
+)
+def test_three_phase_meters_load_and_are_known_by_serial_or_model(
+    serial: str, hardware: str, three_phase: bool
+) -> None:
+    (meter,) = parse(registry_csv([registry_row(0, serial=serial, hardware=hardware)])).meters
+    assert meter.serial == serial
+    assert meter.three_phase is three_phase
+
+
+def test_installation_status_defaults_to_enabled_and_is_case_blind() -> None:
+    rows = [
+        registry_row(0, installation_status=""),
+        registry_row(1, installation_status="Deleted"),
+        registry_row(2, installation_status="disabled"),
+    ]
+    statuses = [meter.installation_status for meter in parse(registry_csv(rows)).meters]
+    assert statuses == ["enabled", "deleted", "disabled"]
+    columns = tuple(c for c in registry_row(0) if c != "installation_status")
+    assert parse(registry_csv([registry_row(0)], columns=columns)).meters[
+        0
+    ].installation_status == ("enabled")
+
+
+def test_a_column_named_twice_refuses_the_file_naming_it() -> None:
+    text = registry_csv([registry_row(0)])
+    header, row = text.splitlines()
+    with pytest.raises(RegistryFileError, match=r"column\(s\) serial more than once"):
+        parse(f"{header},serial\n{row},EML2999999999\n")
+
+
+def test_header_only_and_empty_files() -> None:
+    assert parse(registry_csv([])).meters == []
+    with pytest.raises(RegistryFileError, match="empty"):
+        parse("")
+
+
+def test_nul_byte_rejects_its_row_with_line_number_and_serial() -> None:
+    rows = [registry_row(0), registry_row(1, name="Flat\x002"), registry_row(2)]
+    result = parse(registry_csv(rows))
+    assert [meter.row_number for meter in result.meters] == [2, 4]
+    (reject,) = result.rejects
+    assert (reject.row_number, reject.field, reject.serial) == (3, "name", rows[1]["serial"])
+    assert "NUL" in reject.reason
+    assert "\x00" not in reject.value
+
+
+def test_over_long_field_rejects_its_row() -> None:
+    rows = [registry_row(0, name="x" * (MAX_FIELD_CHARS + 1)), registry_row(1)]
+    result = parse(registry_csv(rows))
+    assert [meter.row_number for meter in result.meters] == [3]
+    (reject,) = result.rejects
+    assert (reject.row_number, reject.field) == (2, "name")
+    assert str(MAX_FIELD_CHARS) in reject.reason
+    assert len(reject.value) < 100
+
+
+def test_over_long_line_is_rejected_without_reading_it_whole() -> None:
+    """A file read from disk is read a bounded line at a time: a line without an end is
+    skipped in chunks and rejected with its line number, and the rows after it still load."""
+    good = registry_csv([registry_row(0), registry_row(1)]).splitlines()
+    text = "\n".join([good[0], good[1], "y" * (MAX_LINE_CHARS * 5), good[2]]) + "\n"
+
+    class Counting(io.StringIO):
+        longest = 0
+
+        def readline(self, size: int = -1) -> str:
+            line = super().readline(size)
+            Counting.longest = max(Counting.longest, len(line))
+            return line
+
+    result = parse_registry_csv(Counting(text))
+    assert Counting.longest <= MAX_LINE_CHARS + 1
+    assert [meter.row_number for meter in result.meters] == [2, 4]
+    (reject,) = result.rejects
+    assert reject.row_number == 3
+    assert str(MAX_LINE_CHARS) in reject.reason
+
+
+def test_file_that_is_not_utf8_is_refused_naming_it(tmp_path) -> None:
+    path = tmp_path / "registry.csv"
+    path.write_bytes(registry_csv([registry_row(0, name="caf\u00e9")]).encode("latin-1"))
+    with pytest.raises(RegistryFileError, match=r"not UTF-8.*0xe9"):
+        read_registry_file(path)
+
+
+def test_missing_file_is_refused_naming_it(tmp_path) -> None:
+    with pytest.raises(RegistryFileError, match=r"registry\.csv does not exist"):
+        read_registry_file(tmp_path / "registry.csv")
+
+
+def test_removals_within_the_share_pass_and_beyond_it_are_refused() -> None:
+    meters = parse(registry_csv([registry_row(n) for n in range(10)])).meters
+    active = [meter.id for meter in meters]
+    assert check_removals(active, meters, 0.1) == 0
+    assert check_removals(active, meters[1:], 0.1) == 1  # exactly 10%: allowed
+    with pytest.raises(RegistryRemovalRefused, match=r"remove 2 of the 10 active meters \(20%\)"):
+        check_removals(active, meters[2:], 0.1)
+    with pytest.raises(RegistryRemovalRefused, match="10 of the 10"):
+        check_removals(active, [], 0.1)
+    assert check_removals(active, [], 1.0) == 10
+    assert check_removals([], [], 0.0) == 0  # a first load removes nothing
+
+
+@pytest.mark.parametrize(("value", "share"), [(None, 0.1), ("", 0.1), ("0.25", 0.25), ("1", 1.0)])
+def test_max_removed_share_setting(value: str | None, share: float) -> None:
+    assert parse_max_removed_share(value) == share
+
+
+@pytest.mark.parametrize("value", ["abc", "-0.1", "1.5", "nan", "10%"])
+def test_bad_max_removed_share_names_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match=f"FLOWS_REGISTRY_MAX_REMOVED_SHARE={value!r}"):
+        parse_max_removed_share(value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({}, None),
+        ({"mode": "passive"}, "passive: a digital twin, never contacted"),
+        ({"installation_status": "disabled"}, "disabled in the registry"),
+        ({"installation_status": "deleted", "mode": "passive"}, "deleted from the registry"),
+        ({"hardware": "P1.ax"}, UNSUPPORTED_HARDWARE),
+        ({"serial": "EMP1AX0001234567", "hardware": ""}, UNSUPPORTED_HARDWARE),
+    ],
+)
+def test_not_polled_reason(overrides: dict[str, str], reason: str | None) -> None:
+    (meter,) = parse(registry_csv([registry_row(0, **overrides)])).meters
+    assert meter.not_polled_reason == reason

@@ -7,7 +7,10 @@ with
 
 registry as (
 
-    select id from {{ ref('meter_registry') }}
+    -- Deleted meters leave the marts; passive, disabled and three-phase ones stay, not polled.
+    select id, polled, not_polled_reason
+    from {{ ref('meter_registry') }}
+    where installation_status <> 'deleted'
 
 )
 
@@ -19,6 +22,8 @@ select
     good.tariffs_active,
     good.tariffs_future,
     good.csq,
+    registry.polled,
+    registry.not_polled_reason,
     {{ health_of('attempt.outcome') }} as health,
     {{ health_details_of('attempt.outcome', 'attempt.error_class', 'attempt.error_message') }}
         as health_details,

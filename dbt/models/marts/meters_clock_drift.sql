@@ -12,5 +12,5 @@ select
 from {{ ref('meter_registry') }} as registry
 inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
 where
-    registry.mode = 'active'
+    registry.polled
     and abs(shadows.clock_time_diff_seconds) >= {{ var('clock_drift_threshold_seconds') }}

@@ -12,6 +12,6 @@ select
 from {{ ref('meter_registry') }} as registry
 inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
 where
-    registry.mode = 'active'
+    registry.polled
     and registry.prepay_enabled
     and shadows.balance < {{ var('low_balance_threshold_gbp') }}

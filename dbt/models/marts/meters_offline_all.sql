@@ -14,7 +14,7 @@ contact as (
         shadows.balance_updated_at as last_online
     from {{ ref('meter_registry') }} as registry
     inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
-    where registry.mode = 'active'
+    where registry.polled
 
 )
 

@@ -17,6 +17,9 @@ select
     daylight_savings_correction_enabled,
     prepay_enabled,
     coalesce(direction_reversed, false) as direction_reversed,
+    -- Rows loaded before the column existed were all in service.
+    coalesce(installation_status, 'enabled') as installation_status,
+    not_polled_reason,
 
     -- lineage
     source_file,
