@@ -30,6 +30,7 @@ METERS = 10
 MONEY = 100_000  # simulator balance units per GBP
 AHEAD, BEHIND, NO_SIGNAL, FADING, TOPPED_UP_SILENTLY, OVERDRAWN = range(6)
 GONE = (6, 7, 8)  # three of ten meters stop answering: 30% > 20%
+SWITCHED = 9  # switched to credit mode and off daylight saving, the registry not updated
 FLEET_CHECK_NAMES = {spec.name for check in fleet_health_checks for spec in check.check_specs}
 
 
@@ -118,6 +119,9 @@ def troubled(healthy, fleet_thread: FleetThread, private_database: str, registry
     overdrawn.balance = -overdrawn.active[5] - 5 * MONEY  # £5 past the emergency credit
     for index in GONE:
         fleet_thread.call(fleet.set_fault(index, "offline"))
+    switched = fleet.meter(SWITCHED).model
+    switched.prepay_enabled = False
+    switched.dst_enabled = not switched.dst_enabled
     return sync_and_check(private_database, registry_csv)
 
 
@@ -132,6 +136,7 @@ def test_a_healthy_fleet_passes_every_check(healthy) -> None:
             "csq_drops": True,
             "fleet_outage": True,
             "balance_anomalies": True,
+            "registry_meter_disagreements": True,
         }
 
 
@@ -195,3 +200,17 @@ def test_a_rise_the_downloaded_event_log_cannot_explain_is_named(
         result.metadata["meters"].value
     )
     assert result.metadata["rises_awaiting_event_log"].value == 0
+
+
+def test_registry_and_meter_disagreeing_on_a_flag_warns_naming_both_values(
+    troubled, fleet_thread
+) -> None:
+    evaluation = troubled["registry_meter_disagreements"]
+    assert not evaluation.passed and evaluation.severity == AssetCheckSeverity.WARN
+    rows = [line.split(" | ") for line in meters_table(evaluation).splitlines()[2:]]
+    meter = serial(fleet_thread, SWITCHED)
+    assert [(row[0].strip("| "), row[1]) for row in rows] == [
+        (meter, "daylight_savings_correction_enabled"),
+        (meter, "prepay_enabled"),
+    ]
+    assert rows[1][2:4] == ["True", "False"]  # registry, then meter
