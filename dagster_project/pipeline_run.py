@@ -245,15 +245,15 @@ def report_text(report: RunReport, ui: str) -> str:
         if report.target.embedded
         else connection.DATABASE_URL_ENV
     )
-    rejected = f"{report.rejected_rows}" + (
-        "  (see flows_raw.meter_registry_rejects)" if report.rejected_rows else ""
+    rejected = f"{report.rejected_rows} rejected" + (
+        " (see flows_raw.meter_registry_rejects)" if report.rejected_rows else ""
     )
     return "\n".join(
         (
             "",
             f"flows pipeline: success ({len(report.run_ids)} runs)",
             f"  registry:        {report.registry_source}",
-            f"  registry rows:   {report.registry_rows} loaded, {rejected} rejected",
+            f"  registry rows:   {report.registry_rows} loaded, {rejected}",
             f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
             f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "

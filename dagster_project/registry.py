@@ -166,9 +166,10 @@ def parse_ip_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Addres
 
 
 def parse_mode(value: str) -> str:
-    if value not in MODES:
+    lowered = value.lower()
+    if lowered not in MODES:
         raise FieldError(f"mode must be one of {', '.join(MODES)}")
-    return value
+    return lowered
 
 
 def parse_bool(value: str) -> bool:

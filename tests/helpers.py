@@ -1,11 +1,15 @@
-"""Shared test helpers: registry CSV rows built from a valid example."""
+"""Shared test helpers: registry CSV rows built from a valid example, and the `flows` command."""
 
 from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
+from dagster_project.paths import PROJECT_ROOT
 from dagster_project.registry import COLUMNS
 
 ESCO = "2f7a3c64-5a0b-4e8e-9d7c-1b9a2e4f6c01"
@@ -39,3 +43,16 @@ def registry_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+FLOWS = str(Path(sys.executable).with_name("flows"))
+
+
+def flows(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+    """Run the `flows` command as a user would, from the checkout."""
+    result = subprocess.run(
+        [FLOWS, *args], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"flows {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

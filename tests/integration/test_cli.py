@@ -14,17 +14,7 @@ import psycopg
 import pytest
 
 from dagster_project.paths import PROJECT_ROOT, state_dir
-
-FLOWS = str(Path(sys.executable).with_name("flows"))
-
-
-def flows(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [FLOWS, *args], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"flows {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+from tests.helpers import flows
 
 
 @pytest.fixture
