@@ -17,6 +17,8 @@ EMOP_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MONEY_SCALE = 100_000
 MONEY_PLACES = Decimal("0.00001")
 VOLTAGE_SCALE = Decimal("0.1")
+TENTH = Decimal("0.1")
+HUNDREDTH = Decimal("0.01")
 
 # ---------------------------------------------------------------- integers
 
@@ -280,6 +282,91 @@ def encode_voltage(volts: Decimal) -> bytes:
     if not 0 <= tenths <= 0xFFFF:
         raise EncodeError(f"{volts} V does not fit u16 in 0.1 V")
     return encode_u16(int(tenths))
+
+
+def _decode_scaled_u16(payload: bytes, scale: Decimal) -> Decimal:
+    return Decimal(decode_u16(payload)) * scale
+
+
+def _encode_scaled_u16(value: Decimal, scale: Decimal) -> bytes:
+    try:
+        steps = Decimal(str(value)) / scale
+        if not steps.is_finite():
+            raise InvalidOperation
+        whole = steps == steps.to_integral_value()
+    except (InvalidOperation, Overflow):
+        raise EncodeError(f"{value!r} is not a number") from None
+    if not whole:
+        raise EncodeError(f"{value} is not a whole number of {scale}")
+    if not 0 <= steps <= 0xFFFF:
+        raise EncodeError(f"{value} does not fit u16 in steps of {scale}")
+    return encode_u16(int(steps))
+
+
+def decode_tenths(payload: bytes) -> Decimal:
+    """A u16 in steps of 0.1 (current in A, frequency in Hz)."""
+    return _decode_scaled_u16(payload, TENTH)
+
+
+def encode_tenths(value: Decimal) -> bytes:
+    return _encode_scaled_u16(value, TENTH)
+
+
+def decode_hundredths(payload: bytes) -> Decimal:
+    """A u16 in steps of 0.01 (the power factor)."""
+    return _decode_scaled_u16(payload, HUNDREDTH)
+
+
+def encode_hundredths(value: Decimal) -> bytes:
+    return _encode_scaled_u16(value, HUNDREDTH)
+
+
+THRESHOLD_COUNT = 7
+_THRESHOLDS = struct.Struct(f"<{THRESHOLD_COUNT}H")
+
+
+def decode_thresholds(payload: bytes) -> tuple[int, ...]:
+    """A tariff's seven block thresholds th1..th7, u16 each (their unit is not documented)."""
+    _expect_size(payload, _THRESHOLDS.size, "tariff threshold values")
+    return _THRESHOLDS.unpack(payload)
+
+
+def encode_thresholds(values: tuple[int, ...]) -> bytes:
+    if len(values) != THRESHOLD_COUNT:
+        raise EncodeError(f"a tariff has {THRESHOLD_COUNT} threshold values, got {len(values)}")
+    return b"".join(encode_u16(value) for value in values)
+
+
+@dataclass(frozen=True)
+class TransactionDetails:
+    """The last prepayment transaction: 8 bytes of unknown meaning, then its time and value."""
+
+    reserved: bytes
+    payment_time: datetime
+    payment_value: Decimal
+
+
+TRANSACTION_DETAILS_SIZE = 16
+_RESERVED = 8
+
+
+def decode_transaction_details(payload: bytes) -> TransactionDetails:
+    _expect_size(payload, TRANSACTION_DETAILS_SIZE, "transaction details")
+    return TransactionDetails(
+        reserved=bytes(payload[:_RESERVED]),
+        payment_time=decode_emop_time(payload[_RESERVED : _RESERVED + 4]),
+        payment_value=decode_signed_money(payload[_RESERVED + 4 :]),
+    )
+
+
+def encode_transaction_details(value: TransactionDetails) -> bytes:
+    if len(value.reserved) != _RESERVED:
+        raise EncodeError(f"transaction details reserve {_RESERVED} bytes, got {value.reserved!r}")
+    return (
+        value.reserved
+        + encode_emop_time(value.payment_time)
+        + encode_signed_money(value.payment_value)
+    )
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,15 @@ Each accepted token adds event 48 to the event log.
 
 Future tariffs: writes to the future-set objects are stored; the set becomes active once the
 meter's own clock reaches the activation time, read as UK local time when the meter's DST flag
-is set and as UTC when it is not.
+is set and as UTC when it is not. Activation copies the whole set: every block and TOU rate,
+thresholds, TOU flag and gas, element A's price from block 8 rate 1 and element B's from TOU
+rate 1.
+
+Objects: a meter serves every object of emop.objects.SINGLE_PHASE_OBJECTS as its access says
+(writable ones read back what was written); reading a write-only object or writing a read-only
+one is NAK 6, and three-phase-only or unknown ids are NAK 5. Instantaneous power is the last
+half hour's energy in W (Wh x 2); current, reactive power and power factor follow from it and
+the voltage.
 
 Nothing here imports Dagster or SQL libraries.
 """

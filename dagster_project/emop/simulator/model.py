@@ -31,6 +31,7 @@ import struct
 import time
 from array import array
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -163,6 +164,7 @@ class MeterModel:
         "_threshold",
         "activation",
         "active",
+        "active_stored",
         "balance",
         "csq",
         "csq_base",
@@ -174,10 +176,6 @@ class MeterModel:
         "events",
         "export_a",
         "future",
-        "future_gas",
-        "future_mask",
-        "future_thresholds",
-        "future_tou",
         "h0",
         "heater_wh",
         "import_a",
@@ -193,7 +191,10 @@ class MeterModel:
         "solar",
         "solar_wh",
         "spec",
+        "stored",
         "tokens",
+        "topup_last",
+        "topups",
         "twin",
         "voltage",
     )
@@ -248,10 +249,10 @@ class MeterModel:
             wall = history_start - d.randint(10, 200) * DAY_SECONDS
             self.pending = False
         self.activation = wall - EMOP_EPOCH_UNIX
-        self.future_mask = 0
-        self.future_thresholds = bytes(14)
-        self.future_tou = 0
-        self.future_gas = 0
+        # Stored objects beyond the six tariff values (the rest of the future set, settings):
+        # object id -> payload, None until the first write, as most meters never get one.
+        self.stored: dict[int, bytes] | None = None
+        self.active_stored: dict[int, bytes] | None = None  # the active set's copy of them
 
         if d.random() < 0.05:
             self.balance = -d.randint(0, int(plan[EC] * 0.8))
@@ -282,7 +283,12 @@ class MeterModel:
 
         self.events: deque[tuple[int, int, int]] = deque(maxlen=EVENT_LOG_CAPACITY)
         self.event_sets = {EVENT_TOPUP: d.randint(0, 40), EVENT_DAILY_SNAPSHOT: d.randint(0, 200)}
-        self._event(EVENT_TOPUP, history_start - d.randint(3600, 10 * DAY_SECONDS))
+        # The last top-up before the history; the transaction count is the top-up event's set
+        # (a meter installed years ago has seen tens of them), and the amount one of the usual.
+        self.topups = self.event_sets[EVENT_TOPUP]
+        self.topup_last = (0, 0)
+        earlier_topup = TOPUP_POUNDS[self.topups % len(TOPUP_POUNDS)] * MONEY
+        self._topup(earlier_topup, history_start - d.randint(3600, 10 * DAY_SECONDS))
         self._event(EVENT_POWER_UP, history_start)
         self.tokens: set[str] | None = None
 
@@ -347,8 +353,7 @@ class MeterModel:
         b = mix64(a)
         c = mix64(b)
         if self.pending and self._due(start):
-            self.active = list(self.future)
-            self.pending = False
+            self._activate()
         tariff = self.active
 
         volts = self.voltage + (a & _U21) % 25 - 12 + (VOLTAGE_MID - self.voltage) // 16
@@ -363,9 +368,9 @@ class MeterModel:
         if prepay:
             chance = 0.1 if balance < 5 * MONEY else 0.03 if balance < 10 * MONEY else 0.002
             if (b & _U21) * _SCALE21 < chance:
-                balance += TOPUP_POUNDS[((b >> 21) & _U21) % len(TOPUP_POUNDS)] * MONEY
-                offset = 1 + ((b >> 42) & _U21) % (STEP_SECONDS - 1)
-                self._event(EVENT_TOPUP, start + offset)
+                amount = TOPUP_POUNDS[((b >> 21) & _U21) % len(TOPUP_POUNDS)] * MONEY
+                balance += amount
+                self._topup(amount, start + 1 + ((b >> 42) & _U21) % (STEP_SECONDS - 1))
 
         slot = (start % DAY_SECONDS) // STEP_SECONDS
         wh_a = int(self.mean_wh * SHAPE[slot] * (0.5 + (c & _U21) * _SCALE21))
@@ -412,6 +417,22 @@ class MeterModel:
         drop = len(self.log) // FIELDS_PER_RECORD - self.log_capacity
         del self.log[: drop * FIELDS_PER_RECORD]
         self.log_first += drop
+
+    def _activate(self) -> None:
+        """The future set becomes the active set, every object of it: block and TOU rates too."""
+        self.active = list(self.future)
+        stored = self.stored
+        if stored is not None:
+            self.active_stored = {k: p for k, p in stored.items() if k in FUTURE_STORED_IDS}
+        else:
+            self.active_stored = None
+        self.pending = False
+
+    def _topup(self, units: int, unix_seconds: float) -> None:
+        """A credited top-up: event 48, the transaction count and the last transaction."""
+        self._event(EVENT_TOPUP, unix_seconds)
+        self.topups = (self.topups + 1) & 0xFFFF
+        self.topup_last = (self.events[0][0], units)
 
     def _event(self, event_id: int, unix_seconds: float) -> None:
         count = (self.event_sets.get(event_id, 0) + 1) % 256
@@ -474,7 +495,22 @@ class MeterModel:
             tuple(self.events),
             self.log.tobytes(),
             self.log_first,
+            self.topups,
+            self.topup_last,
+            tuple(sorted((self.stored or {}).items())),
+            tuple(sorted((self.active_stored or {}).items())),
         )
+
+    def last_step_wh(self) -> tuple[int, int]:
+        """Energy of the last half hour on elements A and B (Wh), from the two newest records."""
+        log = self.log
+        if len(log) < 2 * FIELDS_PER_RECORD:
+            return 0, 0
+        return log[-4] - log[-8], log[-3] - log[-7]
+
+    def active_stored_at(self, t: float) -> dict[int, bytes] | None:
+        """The active set's stored objects as the meter shows them at t (see tariff_at)."""
+        return self.stored if self._due(t) else self.active_stored
 
     # ------------------------------------------------------------ reads and writes
 
@@ -482,7 +518,7 @@ class MeterModel:
         """The value of a default-format read, or Refused(code)."""
         reader = READERS.get(object_id)
         if reader is None:
-            known = object_id in o.BY_ID  # e.g. the write-only token object
+            known = object_id in SERVED_IDS  # e.g. the write-only token object
             raise Refused(AckNak.ACCESS_DENIED if known else AckNak.OBJECT_NOT_RECOGNISED)
         return reader(self, t, base)
 
@@ -490,7 +526,7 @@ class MeterModel:
         """Apply a default-format write, or raise Refused(code)."""
         writer = WRITERS.get(object_id)
         if writer is None:
-            code = AckNak.ACCESS_DENIED if object_id in READERS else AckNak.OBJECT_NOT_RECOGNISED
+            code = AckNak.ACCESS_DENIED if object_id in SERVED_IDS else AckNak.OBJECT_NOT_RECOGNISED
             raise Refused(code)
         size, apply = writer
         if size is not None and len(payload) != size:
@@ -540,6 +576,11 @@ class MeterModel:
 
 
 # ---------------------------------------------------------------- object table
+# Every object a single-phase meter serves has a reader (if readable) and a writer (if
+# writable), looked up by id: a request costs the same however large the catalogue is.
+
+Reader = Callable[["MeterModel", float, float], bytes]
+Writer = Callable[["MeterModel", bytes, float, float], None]
 
 
 def _time_record(seconds: int) -> bytes:
@@ -557,19 +598,113 @@ def _time_record(seconds: int) -> bytes:
     )
 
 
+def _u16(value: float) -> bytes:
+    return min(max(int(value), 0), 0xFFFF).to_bytes(2, "little")
+
+
 def _u32(value: int) -> bytes:
-    return value.to_bytes(4, "little")
+    return (value & 0xFFFFFFFF).to_bytes(4, "little")
 
 
-def _tariff_reader(field: int):  # type: ignore[no-untyped-def]
+def _constant(payload: bytes) -> Reader:
+    return lambda m, t, base: payload
+
+
+def _tariff_reader(field: int) -> Reader:
     return lambda m, t, base: _u32(m.tariff_at(t)[field])
 
 
-def _future_reader(field: int):  # type: ignore[no-untyped-def]
+def _future_reader(field: int) -> Reader:
     return lambda m, t, base: _u32(m.future[field])
 
 
-READERS = {
+def _stored_reader(object_id: int, default: bytes) -> Reader:
+    """A stored object (future set, settings): what was last written, else its default."""
+    return lambda m, t, base: (m.stored or _NOTHING).get(object_id, default)
+
+
+def _active_stored_reader(source_id: int, default: bytes) -> Reader:
+    """An active-set object activation copies from the future-set object `source_id`."""
+    return lambda m, t, base: (m.active_stored_at(t) or _NOTHING).get(source_id, default)
+
+
+_NOTHING: dict[int, bytes] = {}
+
+# ------------------------------------------ measurements, from the last half hour's energy
+# A half hour's Wh x 2 is its mean power in W. Reactive power grows the reactive registers at
+# the rate they grow (element A: 1/10 of active, element B: 1/12).
+
+
+def _powers(m: MeterModel) -> tuple[int, int]:
+    wh_a, wh_b = m.last_step_wh()
+    return 2 * wh_a, 2 * wh_b
+
+
+def _reactive(m: MeterModel) -> int:
+    watts_a, watts_b = _powers(m)
+    return watts_a // 10 + watts_b // 12
+
+
+def _average_voltage(m: MeterModel) -> int:
+    log = m.log
+    if len(log) < 2 * FIELDS_PER_RECORD:
+        return m.voltage
+    return (log[-1] + log[-5]) // 2
+
+
+def _current_tenths(m: MeterModel, voltage_tenths: int) -> int:
+    apparent = math.hypot(sum(_powers(m)), _reactive(m))  # VA
+    return round(100 * apparent / voltage_tenths)  # I = S / V, in 0.1 A with V in 0.1 V
+
+
+def _power_factor(m: MeterModel) -> int:
+    active = sum(_powers(m))
+    apparent = math.hypot(active, _reactive(m))
+    return round(100 * active / apparent) if apparent else 100
+
+
+def _transaction_details(m: MeterModel) -> bytes:
+    stamp, units = m.topup_last
+    return bytes(8) + _u32(stamp) + units.to_bytes(4, "little", signed=True)
+
+
+# Which tariff value of a set each of these objects shows (tariffs.ACTIVE_TARIFF_OBJECTS order).
+_ACTIVE_FIELDS = {
+    o.ACTIVE_STANDING_CHARGE: SC,
+    o.ACTIVE_PRICE: RATE_A,
+    o.ACTIVE_BLOCK_8_RATE_1: RATE_A,
+    o.ACTIVE_ELEMENT_B_PRICE: RATE_B,
+    o.ACTIVE_ELEMENT_B_TOU_RATE_1: RATE_B,
+    o.ACTIVE_ECREDIT_AVAILABILITY: AVAIL,
+    o.ACTIVE_DEBT_RECOVERY_RATE: DEBT,
+    o.ACTIVE_EMERGENCY_CREDIT: EC,
+}
+_FUTURE_FIELDS = {o.ACTIVATION_SOURCES[obj]: field for obj, field in _ACTIVE_FIELDS.items()}
+#: Future-set objects held in MeterModel.stored; activation copies them to active_stored.
+FUTURE_STORED = tuple(
+    source
+    for source in dict.fromkeys(o.ACTIVATION_SOURCES.values())
+    if source not in _FUTURE_FIELDS
+)
+FUTURE_STORED_IDS = frozenset(source.object_id for source in FUTURE_STORED)
+#: Settings a head-end may write, and what a meter holds before it does.
+SETTING_DEFAULTS = {
+    o.BACKLIGHT: b"\x00",  # normal
+    o.LOAD_SWITCH: b"\x00",  # button always needed
+    o.TIME_SWITCH_ELEMENT_A: bytes(80),  # all switches off
+    o.TIME_SWITCH_ELEMENT_B: bytes(80),
+}
+# The element-A price is block 8 rate 1 and element B's TOU rate 1, so the meter's current
+# indices point there; the price index is block 8 rate 1's place in the 8 x 8 table.
+ACTIVE_BLOCK_INDEX = 7
+ACTIVE_TOU_INDEX = 0
+ACTIVE_PRICE_INDEX = o.RATES * ACTIVE_BLOCK_INDEX + ACTIVE_TOU_INDEX
+ELEMENT_B_TOU_INDEX = 0
+DECIMAL_PLACES = 1
+NOMINAL_FREQUENCY = 500  # 0.1 Hz
+
+
+READERS: dict[int, Reader] = {
     o.SERIAL.object_id: lambda m, t, base: v.encode_ascii(m.spec.serial, 16),
     o.HARDWARE.object_id: lambda m, t, base: v.encode_hardware(m.spec.hardware),
     o.FIRMWARE.object_id: lambda m, t, base: v.encode_firmware(m.spec.firmware),
@@ -577,33 +712,52 @@ READERS = {
     o.DST_FLAG.object_id: lambda m, t, base: b"\x01" if m.dst_enabled else b"\x00",
     o.CSQ.object_id: lambda m, t, base: bytes(((m.operator << 5) | m.csq,)),
     o.VOLTAGE.object_id: lambda m, t, base: m.voltage.to_bytes(2, "little"),
+    o.AVERAGE_VOLTAGE.object_id: lambda m, t, base: _u16(_average_voltage(m)),
+    o.CURRENT.object_id: lambda m, t, base: _u16(_current_tenths(m, m.voltage)),
+    o.AVERAGE_CURRENT.object_id: lambda m, t, base: _u16(_current_tenths(m, _average_voltage(m))),
+    o.ACTIVE_POWER.object_id: lambda m, t, base: _u16(sum(_powers(m))),
+    o.ELEMENT_A_ACTIVE_POWER.object_id: lambda m, t, base: _u16(_powers(m)[0]),
+    o.ELEMENT_B_ACTIVE_POWER.object_id: lambda m, t, base: _u16(_powers(m)[1]),
+    o.REACTIVE_POWER.object_id: lambda m, t, base: _u16(_reactive(m)),
+    o.POWER_FACTOR.object_id: lambda m, t, base: _u16(_power_factor(m)),
+    # The grid wanders by a tenth of a hertz either way from one half hour to the next.
+    o.FREQUENCY.object_id: lambda m, t, base: _u16(NOMINAL_FREQUENCY - 1 + m.voltage % 3),
+    o.AVERAGE_FREQUENCY.object_id: _constant(_u16(NOMINAL_FREQUENCY)),
     o.ELEMENT_A.object_id: lambda m, t, base: _REGISTERS.pack(
         m.import_a, m.export_a, m.import_a // 10, m.export_a // 20
     ),
     o.ELEMENT_B.object_id: lambda m, t, base: (
         _REGISTERS.pack(m.import_b, 0, m.import_b // 12, 0) if m.twin else bytes(16)
     ),
+    o.TOTAL_ACTIVE_IMPORT.object_id: lambda m, t, base: _u32(m.import_a + m.import_b),
+    o.TOTAL_ACTIVE_EXPORT.object_id: lambda m, t, base: _u32(m.export_a),
     o.PREPAY_BALANCE.object_id: lambda m, t, base: m.balance.to_bytes(4, "little", signed=True),
     o.PREPAY_ENABLED.object_id: lambda m, t, base: b"\x01" if m.prepay_enabled else b"\x00",
-    o.ACTIVE_STANDING_CHARGE.object_id: _tariff_reader(SC),
-    o.ACTIVE_PRICE.object_id: _tariff_reader(RATE_A),
-    o.ACTIVE_BLOCK_8_RATE_1.object_id: _tariff_reader(RATE_A),
-    o.ACTIVE_ELEMENT_B_PRICE.object_id: _tariff_reader(RATE_B),
-    o.ACTIVE_ELEMENT_B_TOU_RATE_1.object_id: _tariff_reader(RATE_B),
-    o.ACTIVE_EMERGENCY_CREDIT.object_id: _tariff_reader(EC),
-    o.ACTIVE_ECREDIT_AVAILABILITY.object_id: _tariff_reader(AVAIL),
-    o.ACTIVE_DEBT_RECOVERY_RATE.object_id: _tariff_reader(DEBT),
-    o.FUTURE_STANDING_CHARGE.object_id: _future_reader(SC),
-    o.FUTURE_BLOCK_8_RATE_1.object_id: _future_reader(RATE_A),
-    o.FUTURE_ELEMENT_B_TOU_RATE_1.object_id: _future_reader(RATE_B),
-    o.FUTURE_EMERGENCY_CREDIT.object_id: _future_reader(EC),
-    o.FUTURE_ECREDIT_AVAILABILITY.object_id: _future_reader(AVAIL),
-    o.FUTURE_DEBT_RECOVERY_RATE.object_id: _future_reader(DEBT),
+    # Neither exemption is modelled: debt recovery and standing charges always apply.
+    o.PREPAY_NO_DEBT_RECOVERY_IN_EMERGENCY.object_id: _constant(b"\x00"),
+    o.PREPAY_NO_STANDING_CHARGE_IN_POWER_FAIL.object_id: _constant(b"\x00"),
+    o.TRANSACTION_COUNT.object_id: lambda m, t, base: m.topups.to_bytes(2, "little"),
+    o.TRANSACTION_DETAILS.object_id: lambda m, t, base: _transaction_details(m),
+    **{obj.object_id: _tariff_reader(field) for obj, field in _ACTIVE_FIELDS.items()},
+    **{
+        active.object_id: _active_stored_reader(source.object_id, bytes(source.size or 0))
+        for active, source in o.ACTIVATION_SOURCES.items()
+        if active not in _ACTIVE_FIELDS
+    },
+    o.ACTIVE_BLOCK_RATE.object_id: _constant(bytes((ACTIVE_BLOCK_INDEX,))),
+    o.ACTIVE_TOU_RATE.object_id: _constant(bytes((ACTIVE_TOU_INDEX,))),
+    o.ACTIVE_PRICE_INDEX.object_id: _constant(bytes((ACTIVE_PRICE_INDEX,))),
+    o.ACTIVE_ELEMENT_B_TOU_RATE.object_id: _constant(bytes((ELEMENT_B_TOU_INDEX,))),
+    o.ACTIVE_ELEMENT_B_PRICE_INDEX.object_id: _constant(bytes((ELEMENT_B_TOU_INDEX,))),
+    **{obj.object_id: _future_reader(field) for obj, field in _FUTURE_FIELDS.items()},
     o.FUTURE_ACTIVATION.object_id: lambda m, t, base: _u32(m.activation),
-    o.FUTURE_THRESHOLD_MASK.object_id: lambda m, t, base: bytes((m.future_mask,)),
-    o.FUTURE_THRESHOLD_VALUES.object_id: lambda m, t, base: m.future_thresholds,
-    o.FUTURE_TOU_FLAG.object_id: lambda m, t, base: bytes((m.future_tou,)),
-    o.FUTURE_GAS.object_id: lambda m, t, base: _u32(m.future_gas),
+    **{obj.object_id: _stored_reader(obj.object_id, bytes(obj.size or 0)) for obj in FUTURE_STORED},
+    **{
+        obj.object_id: _stored_reader(obj.object_id, value)
+        for obj, value in SETTING_DEFAULTS.items()
+    },
+    o.DECIMAL_PLACES.object_id: _constant(bytes((DECIMAL_PLACES,))),
+    **{object_id: _constant(value) for object_id, value in o.UNIDENTIFIED_VALUES.items()},
 }
 
 
@@ -641,8 +795,9 @@ def _write_token(m: MeterModel, payload: bytes, t: float, base: float) -> None:
     if token in m.tokens:
         raise Refused(AckNak.ACCESS_DENIED)
     m.tokens.add(token)
-    m.balance += token_credit_units(token)
-    m._event(EVENT_TOPUP, m.clock_seconds(t, base))
+    credit = token_credit_units(token)
+    m.balance += credit
+    m._topup(credit, m.clock_seconds(t, base))
 
 
 def token_credit_units(token: str) -> int:
@@ -650,7 +805,7 @@ def token_credit_units(token: str) -> int:
     return int(token[:TOKEN_AMOUNT_DIGITS]) * PENCE
 
 
-def _future_money(field: int):  # type: ignore[no-untyped-def]
+def _future_money(field: int) -> Writer:
     def apply(m: MeterModel, payload: bytes, t: float, base: float) -> None:
         m.future[field] = int.from_bytes(payload, "little")
 
@@ -663,28 +818,39 @@ def _write_activation(m: MeterModel, payload: bytes, t: float, base: float) -> N
     m._update_threshold()
 
 
-def _setter(name: str, convert=lambda p: p[0]):  # type: ignore[no-untyped-def]
+def _store(object_id: int) -> Writer:
     def apply(m: MeterModel, payload: bytes, t: float, base: float) -> None:
-        setattr(m, name, convert(payload))
+        if m.stored is None:
+            m.stored = {}
+        m.stored[object_id] = bytes(payload)
 
     return apply
 
 
-#: object id -> (payload size, apply)
-WRITERS = {
-    o.CLOCK.object_id: (7, _write_clock),
-    o.DST_FLAG.object_id: (1, _write_dst),
-    o.PREPAY_ENABLED.object_id: (1, _write_prepay),
-    o.PREPAY_TOKEN.object_id: (TOKEN_DIGITS, _write_token),
-    o.FUTURE_STANDING_CHARGE.object_id: (4, _future_money(SC)),
-    o.FUTURE_BLOCK_8_RATE_1.object_id: (4, _future_money(RATE_A)),
-    o.FUTURE_ELEMENT_B_TOU_RATE_1.object_id: (4, _future_money(RATE_B)),
-    o.FUTURE_EMERGENCY_CREDIT.object_id: (4, _future_money(EC)),
-    o.FUTURE_ECREDIT_AVAILABILITY.object_id: (4, _future_money(AVAIL)),
-    o.FUTURE_DEBT_RECOVERY_RATE.object_id: (4, _future_money(DEBT)),
-    o.FUTURE_ACTIVATION.object_id: (4, _write_activation),
-    o.FUTURE_THRESHOLD_MASK.object_id: (1, _setter("future_mask")),
-    o.FUTURE_THRESHOLD_VALUES.object_id: (14, _setter("future_thresholds", bytes)),
-    o.FUTURE_TOU_FLAG.object_id: (1, _setter("future_tou")),
-    o.FUTURE_GAS.object_id: (4, _setter("future_gas", lambda p: int.from_bytes(p, "little"))),
+_WRITE_ACTIONS: dict[o.EmopObject, Writer] = {
+    o.CLOCK: _write_clock,
+    o.DST_FLAG: _write_dst,
+    o.PREPAY_ENABLED: _write_prepay,
+    o.PREPAY_TOKEN: _write_token,
+    **{obj: _future_money(field) for obj, field in _FUTURE_FIELDS.items()},
+    o.FUTURE_ACTIVATION: _write_activation,
+    **{obj: _store(obj.object_id) for obj in (*FUTURE_STORED, *SETTING_DEFAULTS)},
 }
+#: object id -> (payload size, apply)
+WRITERS: dict[int, tuple[int | None, Writer]] = {
+    obj.object_id: (obj.size, apply) for obj, apply in _WRITE_ACTIONS.items()
+}
+#: Every id a single-phase meter knows: reads and writes of any other id are NAK 5.
+SERVED_IDS = frozenset(obj.object_id for obj in o.SINGLE_PHASE_OBJECTS)
+
+
+def _check_table() -> None:
+    """Every single-phase catalogue object is served as its access says, and nothing else."""
+    for obj in o.SINGLE_PHASE_OBJECTS:
+        if obj.readable != (obj.object_id in READERS) or obj.writable != (obj.object_id in WRITERS):
+            raise RuntimeError(f"the simulator serves {obj} against its {obj.access} access")
+    if not set(READERS) | set(WRITERS) <= SERVED_IDS:
+        raise RuntimeError("the simulator serves objects a single-phase meter does not")
+
+
+_check_table()

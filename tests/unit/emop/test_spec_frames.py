@@ -255,7 +255,7 @@ DEFAULT_EXAMPLES = [
         "8.5-write-future-threshold-values-zero",
         "7e1f000000000021ae420501ffff1f010000000000000000000000000000cadf",
         0x00000000, HEAD_END, 5, 0xFFFF1F, "tariff_future_threshold_values",
-        write=True, value=bytes(14),
+        write=True, value=(0,) * 7,
     ),
     DefaultExample(
         "8.5-set-clock-2024-03-05T13:14:15Z",
