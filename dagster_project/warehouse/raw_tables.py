@@ -98,6 +98,7 @@ METER_REGISTRY = RawTable(
         "prepay_enabled bool!",
         # Added after the first release: nullable so that older databases can gain it.
         "direction_reversed bool",
+        "installation_status text",
         "source_file text!",
         "source_row int4!",
         "loaded_at timestamptz!",

@@ -43,6 +43,7 @@ def replace_registry(
             meter.daylight_savings_correction_enabled,
             meter.prepay_enabled,
             meter.direction_reversed,
+            None,  # installation_status: the registry file does not give it yet (enabled)
             source_file,
             meter.row_number,
             loaded_at,
