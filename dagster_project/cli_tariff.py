@@ -10,6 +10,7 @@ import click
 import psycopg
 
 from dagster_project import tariff_requests as tr
+from dagster_project.emop.tariffs import LAST_ACTIVATION
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
@@ -31,10 +32,13 @@ Limits (GBP, at most {tr.MONEY_DECIMAL_PLACES} decimal places, none negative):
   emergency credit       <= {tr.MAX_EMERGENCY_CREDIT}
   debt recovery rate     <= {tr.MAX_DEBT_RECOVERY_RATE} per day
 
---from is UK local time (Europe/London) and must be in the future; a time the clocks skip
-(spring) or show twice (autumn) is refused. Dual-rate meters (registers A and B) need
---unit-rate-b, single-rate meters must not get it; an ESCO request is refused as a whole if
-any of its meters fails. Problems go to stderr, one a line, with exit status 2."""
+--from is UK local time (Europe/London) and must be in the future, at the latest
+{LAST_ACTIVATION.isoformat()} (the last activation time a meter can store); a time the clocks
+skip (spring) or show twice (autumn) is refused. Twin-element meters (registers A and B) need
+--unit-rate-b, the night rate. For one meter, a single-rate meter must not get it; for an
+ESCO, it goes to the twin-element meters and the single-rate ones have no night rate. An ESCO
+request is refused as a whole if any of its meters fails. Problems go to stderr, one a line,
+with exit status 2."""
 
 
 def os_user() -> str:
@@ -54,7 +58,9 @@ def tariff() -> None:
 @click.option("--esco", default=None, help="An ESCO's UUID: all its active prepay meters.")
 @click.option("--standing-charge", required=True, help="GBP per day.")
 @click.option("--unit-rate-a", required=True, help="GBP per kWh (element A, or the single rate).")
-@click.option("--unit-rate-b", default=None, help="GBP per kWh, element B: dual-rate meters only.")
+@click.option(
+    "--unit-rate-b", default=None, help="GBP per kWh, element B (night): twin-element meters."
+)
 @click.option("--ecredit-availability", required=True, help="GBP.")
 @click.option("--debt-recovery-rate", required=True, help="GBP per day.")
 @click.option("--emergency-credit", required=True, help="GBP.")

@@ -9,6 +9,7 @@ meter holds but has not yet activated is superseded once the newer one is writte
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +23,11 @@ VERIFIED = "verified"
 SENT = "sent"
 FAILED = "failed"
 SUPERSEDED = "superseded"
+#: Not an attempt's outcome: the status of a change whose meter left the registry or was
+#: deleted there before the change reached it (recorded with the covered meter).
+CANCELLED = "cancelled"
+#: The registry's installation_status of a meter taken out of service for good.
+DELETED = "deleted"
 
 #: A single-rate meter has no element B register, so its element B rate never charges anything;
 #: zero says so plainly on the meter and in the read-back.
@@ -112,6 +118,42 @@ def plan_meter(changes: list[TariffChange], now: datetime) -> MeterPlan:
         return MeterPlan(None, superseded, (), latest)
     displaced = tuple(c for c in older if c.last_outcome == VERIFIED and c.activation_at > now)
     return MeterPlan(latest if latest.due(now) else None, superseded, displaced, latest)
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """A change that will never be pushed because its meter is gone, and why."""
+
+    request_id: uuid.UUID
+    meter_id: uuid.UUID
+    serial: str
+    reason: str
+
+
+def departure_reason(serial: str, registered: bool, installation_status: str | None) -> str | None:
+    """Why a meter can no longer take a change: it left the registry, or is deleted there.
+    A disabled meter (or one without a status, which counts as enabled) keeps its changes."""
+    if not registered:
+        return f"meter {serial} left the registry"
+    if installation_status == DELETED:
+        return f"meter {serial} is deleted (installation_status {DELETED!r} in the registry)"
+    return None
+
+
+def cancellations(
+    changes: Iterable[TariffChange], registry: Mapping[uuid.UUID, str | None]
+) -> list[Cancellation]:
+    """The unfinished changes whose meter is gone. `registry` maps each registry meter's id to
+    its installation_status; a change is matched to its meter by id, as the write path does."""
+    out = []
+    for change in changes:
+        if change.finished:
+            continue  # verified, superseded and given-up changes keep their own ending
+        registered = change.meter_id in registry
+        reason = departure_reason(change.serial, registered, registry.get(change.meter_id))
+        if reason is not None:
+            out.append(Cancellation(change.request_id, change.meter_id, change.serial, reason))
+    return out
 
 
 def meter_wall_time(activation_at: datetime, dst_enabled: bool) -> datetime:

@@ -12,9 +12,10 @@ from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-from dagster_project.emop.tariffs import MAX_RATE
+from dagster_project.emop.tariffs import MAX_RATE, activation_limit_error
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
 from dagster_project.registry import SERIAL_PATTERN
+from dagster_project.tariff_push import DELETED, meter_wall_time
 
 UK_TIME = ZoneInfo("Europe/London")
 
@@ -34,6 +35,11 @@ ELEMENT_A = "A"
 ELEMENT_B = "B"
 ELEMENT_SINGLE = "SINGLE"
 REGISTERS_MART = "flows.meter_registers"
+#: The rates a covered meter gets (flows_raw.tariff_change_request_meters.rates_applied).
+RATES_SINGLE = "single"
+RATES_DAY_NIGHT = "day_night"
+#: Serials named in a message about many meters; the count says how many more.
+SERIALS_SHOWN = 5
 
 _ACTIVATION_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
@@ -132,6 +138,8 @@ class MeterFacts:
     #: Elements of the meter's enabled registers in flows.meter_registers; None when dbt has not
     #: built that mart yet, empty when the mart predates the meter's arrival in the registry.
     enabled_elements: frozenset[str] | None = None
+    #: The registry's installation_status: None (counts as enabled), enabled, disabled, deleted.
+    installation_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +253,17 @@ def parse_activation(text: str, now: datetime) -> datetime:
             f"activation must be in the future: it is {_utc_text(activation_at)}, "
             f"now is {_utc_text(now)} ({_local_text(now.astimezone(UK_TIME))} UK time)"
         )
+    check_storable(activation_at)
     return local
+
+
+def check_storable(activation_at: datetime) -> None:
+    """Refuse an activation some meter could not store. A meter holds it on its own wall clock
+    (UK local time with daylight-saving correction, UTC without), so both encodings must fit."""
+    for dst_enabled in (True, False):
+        error = activation_limit_error(meter_wall_time(activation_at, dst_enabled))
+        if error is not None:
+            raise TariffValueError(error)
 
 
 def check_uk_local_time(local: datetime) -> None:
@@ -326,8 +344,36 @@ def register_elements(meter: MeterFacts) -> tuple[frozenset[str], str]:
     return elements, f"its registry hardware {meter.hardware or '(empty)'!r}"
 
 
+def rates_applied(meter: MeterFacts) -> str:
+    """Day and night rates for a twin-element meter (registers A and B), else one rate."""
+    elements, _ = register_elements(meter)
+    return RATES_DAY_NIGHT if ELEMENT_B in elements else RATES_SINGLE
+
+
+@dataclass(frozen=True)
+class MeterRates:
+    """The unit rates one covered meter gets from a request."""
+
+    rates_applied: str
+    unit_rate_element_a: Decimal
+    #: The night rate on a twin-element meter; None on a single-rate meter, which has no
+    #: element B register (the push writes its element B price as zero).
+    unit_rate_element_b: Decimal | None
+
+
+def meter_rates(meter: MeterFacts, tariff: RequestedTariff) -> MeterRates:
+    """What a checked request gives this meter: the night rate only where there is element B."""
+    rates = rates_applied(meter)
+    if rates == RATES_SINGLE:
+        return MeterRates(rates, tariff.unit_rate_element_a, None)
+    if tariff.unit_rate_element_b is None:  # the checks refuse such a request
+        raise ValueError(f"meter {meter.serial} is twin-element: the request has no night rate")
+    return MeterRates(rates, tariff.unit_rate_element_a, tariff.unit_rate_element_b)
+
+
 def rate_problem(meter: MeterFacts, unit_rate_element_b: str | None) -> TariffProblem | None:
-    """A twin-element meter needs a night rate (element B); a single-rate meter takes none."""
+    """For a one-meter request: a twin-element meter needs a night rate (element B), and a
+    single-rate meter takes none (giving one is a mistake about the meter)."""
     elements, source = register_elements(meter)
     field = "unit_rate_element_b"
     if ELEMENT_B in elements and unit_rate_element_b is None:
@@ -349,8 +395,18 @@ def rate_problem(meter: MeterFacts, unit_rate_element_b: str | None) -> TariffPr
 
 
 def status_problems(meter: MeterFacts) -> list[TariffProblem]:
-    """Only active meters with prepayment enabled can take a prepayment tariff."""
+    """Only active meters with prepayment enabled, not deleted, can take a prepayment tariff."""
     problems = []
+    if meter.installation_status == DELETED:
+        # The write path would only cancel the change at its next run.
+        problems.append(
+            TariffProblem(
+                meter.serial,
+                "installation_status",
+                DELETED,
+                "the meter is deleted in the registry, so no change can reach it",
+            )
+        )
     if meter.mode != ACTIVE:
         problems.append(
             TariffProblem(
@@ -374,7 +430,7 @@ def status_problems(meter: MeterFacts) -> list[TariffProblem]:
 
 def is_covered(meter: MeterFacts) -> bool:
     """Whether an ESCO-wide request applies to the meter."""
-    return meter.mode == ACTIVE and meter.prepay_enabled
+    return meter.mode == ACTIVE and meter.prepay_enabled and meter.installation_status != DELETED
 
 
 def check_meters(
@@ -417,8 +473,30 @@ def _check_esco(
             f"({len(members)} meter(s) listed for it)"
         )
         return (), [TariffProblem(None, "esco", target.esco, reason)]
-    problems = [p for p in (rate_problem(m, unit_rate_element_b) for m in covered) if p]
-    return covered, problems
+    problem = esco_rate_problem(covered, unit_rate_element_b)
+    return covered, [problem] if problem else []
+
+
+def esco_rate_problem(
+    covered: Sequence[MeterFacts], unit_rate_element_b: str | None
+) -> TariffProblem | None:
+    """An ESCO's night rate goes to its twin-element meters only, so single-rate meters never
+    stop it; without one, the twin-element meters would have no element B rate."""
+    if unit_rate_element_b is not None:
+        return None
+    twins = [meter.serial for meter in covered if rates_applied(meter) == RATES_DAY_NIGHT]
+    if not twins:
+        return None
+    shown = ", ".join(twins[:SERIALS_SHOWN])
+    if len(twins) > SERIALS_SHOWN:
+        shown += f" and {len(twins) - SERIALS_SHOWN} more"
+    return TariffProblem(
+        None,
+        "unit_rate_element_b",
+        None,
+        f"{len(twins)} of the {len(covered)} covered meters are twin-element (registers A and "
+        f"B) and need a night rate: give --unit-rate-b, which goes to them only ({shown})",
+    )
 
 
 # ---------------------------------------------------------------- the request
@@ -498,11 +576,18 @@ def stored_lines(request: TariffChangeRequest, meters: Sequence[MeterFacts]) -> 
         f"{_utc_text(request.activation_at)}",
         f"  requested:  by {request.requested_by} at {_utc_text(request.requested_at)}",
     ]
-    rates = f"unit rate A {tariff.unit_rate_element_a} GBP/kWh"
-    if tariff.unit_rate_element_b is not None:
-        rates += f", B {tariff.unit_rate_element_b} GBP/kWh"
-    lines += [f"  meter {meter.serial} ({meter.meter_id}): {rates}" for meter in meters]
+    lines += [
+        f"  meter {meter.serial} ({meter.meter_id}): {rates_text(meter_rates(meter, tariff))}"
+        for meter in meters
+    ]
     return lines
+
+
+def rates_text(rates: MeterRates) -> str:
+    text = f"unit rate A {rates.unit_rate_element_a} GBP/kWh"
+    if rates.unit_rate_element_b is None:
+        return text + " (single rate, no night rate)"
+    return text + f", B {rates.unit_rate_element_b} GBP/kWh"
 
 
 def _local_text(local: datetime) -> str:

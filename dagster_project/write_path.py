@@ -24,9 +24,11 @@ from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.fleet_sync import RegisteredMeter, esco_of
 from dagster_project.tariff_push import (
+    CANCELLED,
     FAILED,
     SENT,
     VERIFIED,
+    Cancellation,
     PushAttempt,
     TariffChange,
     WriteRetryPolicy,
@@ -46,6 +48,7 @@ from dagster_project.topups import (
 )
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.sync_store import registered_meters
+from dagster_project.warehouse.tariff_store import cancel_changes_of_gone_meters
 from dagster_project.warehouse.write_store import (
     WriteJournal,
     open_changes,
@@ -70,7 +73,8 @@ class WriteReport:
 
     tariff_outcomes: Counter[str] = field(default_factory=Counter)
     token_outcomes: Counter[str] = field(default_factory=Counter)
-    #: Attempts that did not succeed or were given up on: (serial, what, reason).
+    #: Attempts that did not succeed or were given up on, and changes cancelled because their
+    #: meter is gone: (serial, what, reason).
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     #: Meters with work that were not contacted, and why.
     waiting: dict[str, str] = field(default_factory=dict)
@@ -255,6 +259,8 @@ def run_write_path(
     with write_path_lock(conn) as locked:
         if not locked:
             return None
+        # Before planning, so that a meter gone from the registry takes no part in it.
+        cancelled = cancel_changes_of_gone_meters(conn, clock())
         work, superseded, waiting = plan_work(
             registered_meters(conn), open_changes(conn), open_tokens(conn), clock()
         )
@@ -267,4 +273,15 @@ def run_write_path(
                 path = WritePath(client, WriteJournal(conn, run_id), policy, clock, run_id)
                 return await path.run(work, superseded, waiting)
 
-        return runner.run(go())
+        report = runner.run(go())
+    note_cancelled(report, cancelled)
+    return report
+
+
+def note_cancelled(report: WriteReport, cancelled: list[Cancellation]) -> None:
+    """Count the changes cancelled this run and name each, as the attempts' problems are."""
+    if cancelled:
+        report.tariff_outcomes[CANCELLED] += len(cancelled)
+    report.problems += [
+        (c.serial, "tariff", f"request {c.request_id} cancelled: {c.reason}") for c in cancelled
+    ]

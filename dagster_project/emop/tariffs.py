@@ -81,8 +81,27 @@ def activation_to_emop_seconds(wall_time: datetime) -> int:
     return v.emop_seconds_from_datetime(wall_time.replace(tzinfo=UTC))
 
 
+#: The meter holds a future tariff's activation as an unsigned 32-bit count of seconds since
+#: 2000-01-01 00:00 on its own wall clock, so this (naive, 2136-02-07 06:28:15) is the last
+#: activation it can store.
+LAST_ACTIVATION = activation_from_emop_seconds(0xFFFFFFFF)
+
+
+def activation_limit_error(wall_time: datetime) -> str | None:
+    """Why a meter cannot store this wall-clock activation time; None when it can."""
+    if wall_time > LAST_ACTIVATION:
+        return (
+            f"after {LAST_ACTIVATION.isoformat()}, the last activation time a meter can store "
+            "(32-bit seconds since 2000-01-01 on its clock)"
+        )
+    if wall_time < v.EMOP_EPOCH.replace(tzinfo=None):
+        return "before 2000-01-01T00:00:00, where a meter's activation time begins"
+    return None
+
+
 def validate_for_meter(tariff: Tariff) -> None:
-    """The limits meters enforce: rates and standing charge at most £1.00, 5 decimal places."""
+    """The limits meters enforce: rates and standing charge at most £1.00, 5 decimal places, an
+    activation time they can count."""
     for name in ACTIVE_TARIFF_OBJECTS:
         # First, as it refuses NaN and infinities, which cannot be compared with the limit.
         v.units_from_money(getattr(tariff, name))  # raises on more than 5 places
@@ -92,6 +111,10 @@ def validate_for_meter(tariff: Tariff) -> None:
             raise EncodeError(f"{name} £{value} is over the meter's £{MAX_RATE} limit")
     if tariff.activation_datetime is None:
         raise EncodeError("a future tariff needs an activation_datetime")
+    error = activation_limit_error(tariff.activation_datetime)
+    if error is not None:
+        wall_time = tariff.activation_datetime.isoformat()
+        raise EncodeError(f"activation_datetime {wall_time} is {error}")
 
 
 def future_tariff_writes(tariff: Tariff) -> list[tuple[o.EmopObject, bytes]]:

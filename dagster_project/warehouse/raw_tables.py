@@ -244,8 +244,26 @@ TARIFF_CHANGE_REQUESTS = RawTable(
 # covers the ESCO's meters that passed the checks then, not whatever the ESCO holds later.
 TARIFF_CHANGE_REQUEST_METERS = RawTable(
     "tariff_change_request_meters",
-    _columns("request_id uuid!", "meter_id uuid!", "serial text!"),
-    ("primary key (request_id, meter_id)",),
+    _columns(
+        "request_id uuid!",
+        "meter_id uuid!",
+        "serial text!",
+        # Added after the first release, so nullable; rows from before have neither and take
+        # the request's rates. The rates this meter gets: 'day_night' (twin element: element B
+        # at the request's night rate) or 'single' (no night rate: element B is empty here).
+        "rates_applied text",
+        "unit_rate_element_b numeric",
+        # Set by the write path when the meter left the registry or was deleted there before
+        # the change reached it: the change is then never pushed.
+        "cancelled_at timestamptz",
+        "cancel_reason text",
+    ),
+    (
+        "primary key (request_id, meter_id)",
+        "check (rates_applied in ('single', 'day_night'))",
+        "check (rates_applied <> 'single' or unit_rate_element_b is null)",
+        "check ((cancelled_at is null) = (cancel_reason is null))",
+    ),
 )
 
 # One row per attempt to put a request's tariff on one meter (the write path's audit trail).

@@ -16,7 +16,12 @@ from psycopg.types.json import Jsonb
 
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.tariff_push import PushAttempt, TariffChange
-from dagster_project.tariff_requests import MeterFacts, TariffChangeRequest, tariff_json_text
+from dagster_project.tariff_requests import (
+    MeterFacts,
+    TariffChangeRequest,
+    meter_rates,
+    tariff_json_text,
+)
 from dagster_project.topups import FINAL, SENDING, UNCERTAIN, QueuedToken, TokenAttemptResult
 from dagster_project.warehouse.raw_tables import (
     TARIFF_CHANGE_REQUEST_METERS,
@@ -49,10 +54,17 @@ def insert_covered_meters(
     conn: psycopg.Connection, request: TariffChangeRequest, meters: Sequence[MeterFacts]
 ) -> None:
     for meter in meters:
+        rates = meter_rates(meter, request.tariff)
         _insert(
             conn,
             TARIFF_CHANGE_REQUEST_METERS,
-            {"request_id": request.request_id, "meter_id": meter.meter_id, "serial": meter.serial},
+            {
+                "request_id": request.request_id,
+                "meter_id": meter.meter_id,
+                "serial": meter.serial,
+                "rates_applied": rates.rates_applied,
+                "unit_rate_element_b": rates.unit_rate_element_b,
+            },
         )
 
 
@@ -103,7 +115,12 @@ changes as (
         requests.activation_at,
         (requests.tariff ->> 'standing_charge')::numeric,
         (requests.tariff ->> 'unit_rate_element_a')::numeric,
-        (requests.tariff ->> 'unit_rate_element_b')::numeric,
+        -- This meter's night rate; covered rows from before per-meter rates have the request's.
+        case
+            when covered.rates_applied is null
+                then (requests.tariff ->> 'unit_rate_element_b')::numeric
+            else covered.unit_rate_element_b
+        end,
         (requests.tariff ->> 'prepayment_ecredit_availability')::numeric,
         (requests.tariff ->> 'prepayment_debt_recovery_rate')::numeric,
         (requests.tariff ->> 'prepayment_emergency_credit')::numeric,
@@ -116,6 +133,8 @@ changes as (
         on covered.request_id = requests.request_id
     left join attempts
         on covered.request_id = attempts.request_id and covered.meter_id = attempts.meter_id
+    -- A cancelled change is over: its meter left the registry or was deleted there.
+    where covered.cancelled_at is null
 )
 
 -- Every change of each meter that has one still open: which one it gets depends on them all.
@@ -267,9 +286,10 @@ def stuck_tariff_changes(conn: psycopg.Connection, now: datetime) -> list[StuckW
             on covered.request_id = requests.request_id
         left join latest
             on covered.request_id = latest.request_id and covered.meter_id = latest.meter_id
-        where coalesce(latest.flagged, false)
-           or (requests.activation_at <= %s
-               and coalesce(latest.outcome, '') not in ('verified', 'superseded'))
+        where covered.cancelled_at is null
+          and (coalesce(latest.flagged, false)
+               or (requests.activation_at <= %s
+                   and coalesce(latest.outcome, '') not in ('verified', 'superseded')))
         order by covered.serial, requests.activation_at
         """,
         (now,),

@@ -22,13 +22,16 @@ from psycopg.types.json import set_json_loads
 
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.registry import parse_registry_csv
-from dagster_project.warehouse import connection
+from dagster_project.tariff_push import WriteRetryPolicy
+from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from dagster_project.write_path import run_write_path
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
+from tests.simulated import QUICK_EMOP
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 
@@ -269,9 +272,21 @@ def test_an_esco_request_covers_its_active_prepay_meters(
             id="ambiguous local time",
         ),
         pytest.param(
-            ("--esco", ESCO_MIXED, *TARIFF, *RATE_B, *APRIL_FIRST),
-            [f"meter {MIXED_SINGLE}: unit_rate_element_b = '0.15': the meter is single-rate"],
-            id="esco with a meter that fails",
+            ("--esco", ESCO_MIXED, *TARIFF, *APRIL_FIRST),
+            [
+                f"ESCO {ESCO_MIXED}: unit_rate_element_b = (not given): 1 of the 2 covered "
+                f"meters are twin-element (registers A and B) and need a night rate: give "
+                f"--unit-rate-b, which goes to them only ({MIXED_TWIN})"
+            ],
+            id="mixed esco without a night rate",
+        ),
+        pytest.param(
+            ("--serial", TWIN, *TARIFF, *RATE_B, "--from", "9999-12-31T23:59"),
+            [
+                f"meter {TWIN}: activation_datetime = '9999-12-31T23:59': after "
+                "2136-02-07T06:28:15, the last activation time a meter can store"
+            ],
+            id="activation no meter can store",
         ),
         pytest.param(
             ("--esco", ESCO_IDLE, *TARIFF, *RATE_B, *APRIL_FIRST),
@@ -296,6 +311,70 @@ def test_an_invalid_request_exits_2_names_the_problem_and_stores_nothing(
     assert result.stderr.rstrip().endswith("nothing stored")
     assert result.stdout == ""
     assert stored(conn) == before
+
+
+def test_a_mixed_esco_request_gives_the_night_rate_to_its_twin_element_meter_only(
+    url: str, conn: psycopg.Connection
+) -> None:
+    result = flows_tariff(url, "--esco", ESCO_MIXED, *TARIFF, *RATE_B, *APRIL_FIRST)
+    assert result.returncode == 0, result.stderr
+    request_id = request_id_of(result.stdout)
+    assert (
+        f"  meter {MIXED_TWIN} ({METER_ID[MIXED_TWIN]}): unit rate A 0.2843 GBP/kWh, B 0.15 GBP/kWh"
+    ) in result.stdout.splitlines()
+    assert (
+        f"  meter {MIXED_SINGLE} ({METER_ID[MIXED_SINGLE]}): unit rate A 0.2843 GBP/kWh "
+        "(single rate, no night rate)"
+    ) in result.stdout.splitlines()
+
+    covered = conn.execute(
+        "select serial, rates_applied, unit_rate_element_b, cancelled_at "
+        "from flows_raw.tariff_change_request_meters where request_id = %s order by serial",
+        (request_id,),
+    ).fetchall()
+    assert covered == [
+        (MIXED_TWIN, "day_night", Decimal("0.15"), None),
+        (MIXED_SINGLE, "single", None, None),
+    ]
+    # The request keeps the night rate the operator gave.
+    (tariff,) = conn.execute(
+        "select tariff from flows_raw.tariff_change_requests where request_id = %s",
+        (request_id,),
+    ).fetchone()
+    assert tariff["unit_rate_element_b"] == Decimal("0.15")
+
+
+def covered_rows(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "select * from flows_raw.tariff_change_request_meters order by request_id, meter_id"
+    ).fetchall()
+
+
+def test_an_activation_past_what_meters_store_leaves_the_pending_change_alone(
+    url: str, conn: psycopg.Connection
+) -> None:
+    pending = flows_tariff(url, "--serial", TWIN_2, *TARIFF, *RATE_B, *APRIL_FIRST)
+    assert pending.returncode == 0, pending.stderr
+    pending_id = request_id_of(pending.stdout)
+    before, covered_before = stored(conn), covered_rows(conn)
+
+    result = flows_tariff(url, "--serial", TWIN_2, *TARIFF, *RATE_B, "--from", "2207-01-01T00:00")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"meter {TWIN_2}: activation_datetime = '2207-01-01T00:00': after 2136-02-07T06:28:15, "
+        "the last activation time a meter can store (32-bit seconds since 2000-01-01 on its "
+        "clock)",
+        "refused: 1 problem(s), nothing stored",
+    ]
+    assert stored(conn) == before and covered_rows(conn) == covered_before
+    # Still the meter's latest request: nothing came after it to supersede it.
+    (latest,) = conn.execute(
+        "select request_id from flows_raw.tariff_change_requests where meter_id = %s "
+        "order by requested_at desc limit 1",
+        (METER_ID[TWIN_2],),
+    ).fetchone()
+    assert latest == pending_id
 
 
 def test_every_problem_is_printed_one_a_line(url: str, conn: psycopg.Connection) -> None:
@@ -383,3 +462,73 @@ def test_registers_from_the_mart_override_the_registry_hardware(database_url: st
                 "select count(*) from flows_raw.tariff_change_requests"
             ).fetchone()
         assert count == 1
+
+
+ESCO_GONE = "66666666-6666-4666-8666-666666666666"
+
+
+def test_a_request_whose_meters_left_or_were_deleted_ends_cancelled_after_the_write_path(
+    database_url: str,
+) -> None:
+    """An ESCO-wide change on a twin-element and a single-rate meter; then the registry loses
+    the first and marks the second deleted. The write path cancels both changes, once, without
+    contacting either meter, and flows.tariff_changes says why, with each meter's rates."""
+    twin = registry_row(30, esco=ESCO_GONE)
+    single = registry_row(31, esco=ESCO_GONE, hardware="B1.w")
+    with private_database(database_url) as url:
+        load_registry(url, [twin, single])
+        result = flows_tariff(url, "--esco", ESCO_GONE, *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert result.returncode == 0, result.stderr
+        request_id = request_id_of(result.stdout)
+
+        load_registry(url, [single])  # the twin-element meter leaves the registry
+        with connection.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "update flows_raw.meter_registry set installation_status = 'deleted' "
+                "where serial = %s",
+                (single["serial"],),
+            )
+            # A deleted meter takes no new request either.
+            refused = flows_tariff(url, "--serial", single["serial"], *TARIFF, *APRIL_FIRST)
+            assert refused.returncode == 2
+            assert f"meter {single['serial']}: installation_status = 'deleted'" in refused.stderr
+            first_run = datetime.now(UTC)
+            report = run_write_path(
+                conn, QUICK_EMOP.client_settings(), WriteRetryPolicy(), clock=lambda: first_run
+            )
+            assert report is not None
+            assert report.tariff_outcomes == {"cancelled": 2}
+            assert report.waiting == {}  # neither meter was planned for, let alone contacted
+            assert sorted(reason for _, _, reason in report.problems) == [
+                f"request {request_id} cancelled: meter {twin['serial']} left the registry",
+                f"request {request_id} cancelled: meter {single['serial']} is deleted "
+                "(installation_status 'deleted' in the registry)",
+            ]
+            # Again: nothing left to cancel, and the first record stands.
+            again = run_write_path(
+                conn,
+                QUICK_EMOP.client_settings(),
+                WriteRetryPolicy(),
+                clock=lambda: first_run + timedelta(hours=1),
+            )
+            assert again is not None and again.tariff_outcomes == {} and again.problems == []
+            assert conn.execute("select count(*) from flows_raw.tariff_push_log").fetchone() == (0,)
+            # Past their activation, cancelled changes are not reported as running late.
+            after = datetime(YEAR, 4, 2, tzinfo=UTC)
+            assert write_store.stuck_tariff_changes(conn, after) == []
+
+        build = run_dbt(url, "run", "--select", "+tariff_changes")
+        assert build.returncode == 0, build.stdout[-4000:]
+        with connection.connect(url) as conn:
+            rows = conn.execute(
+                "select serial, rates_applied, unit_rate_a, unit_rate_b, status, cancelled_at, "
+                "cancel_reason from flows.tariff_changes where request_id = %s order by serial",
+                (request_id,),
+            ).fetchall()
+        assert rows == [
+            (twin["serial"], "day_night", Decimal("0.2843"), Decimal("0.15"), "cancelled",
+             first_run, f"meter {twin['serial']} left the registry"),
+            (single["serial"], "single", Decimal("0.2843"), None, "cancelled", first_run,
+             f"meter {single['serial']} is deleted (installation_status 'deleted' in the "
+             "registry)"),
+        ]  # fmt: skip

@@ -36,6 +36,7 @@ from tests.integration.test_tariff_cli import load_registry
 
 UK = ZoneInfo("Europe/London")
 ESCO = "55555555-5555-4555-8555-555555555555"
+MIXED_ESCO = "77777777-7777-4777-8777-777777777777"
 
 METERS = {
     "never_tried": registry_row(0),
@@ -44,6 +45,9 @@ METERS = {
     "superseded": registry_row(3),
     "given_up": registry_row(4, hardware="B1.w"),
     **{f"esco_{n}": registry_row(5 + n, esco=ESCO) for n in range(3)},
+    "mixed_twin": registry_row(8, esco=MIXED_ESCO),
+    "mixed_single": registry_row(9, esco=MIXED_ESCO, hardware="B1.w"),
+    "deleted": registry_row(10),
 }
 
 
@@ -89,10 +93,20 @@ class Request:
     requested_by: str = "alice"
     requested_at: datetime = REQUESTED_AT
     request_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    #: Meter -> (rates_applied, its night rate), as `flows tariff set` stores them; a meter not
+    #: named has a row from before rates were kept per meter (empty columns).
+    rates: dict[str, tuple[str, Decimal | None]] = field(default_factory=dict)
+    #: Meter -> (cancelled_at, cancel_reason), as the write path records them.
+    cancelled: dict[str, tuple[datetime, str]] = field(default_factory=dict)
 
     @property
     def activation_at(self) -> datetime:
         return self.activation_local.replace(tzinfo=UK).astimezone(UTC)
+
+    def rates_of(self, meter: str) -> tuple[str, Decimal | None]:
+        """What the mart should show: the meter's own rates, else the request's."""
+        night = self.tariff["unit_rate_element_b"]
+        return self.rates.get(meter, ("single" if night is None else "day_night", night))
 
 
 def attempt(
@@ -131,6 +145,20 @@ SUPERSEDED = Request(["superseded"], APRIL)
 SUPERSEDING = Request(["superseded"], JUNE, requested_by="bob", requested_at=PUSHED)
 GIVEN_UP = Request(["given_up"], APRIL, tariff=dict(SINGLE_RATE_TARIFF))
 ESCO_WIDE = Request([f"esco_{n}" for n in range(3)], JUNE, esco=ESCO)
+MIXED = Request(
+    ["mixed_twin", "mixed_single"],
+    JUNE,
+    esco=MIXED_ESCO,
+    rates={"mixed_twin": ("day_night", Decimal("0.15")), "mixed_single": ("single", None)},
+)
+CANCELLED_AT = PUSHED + timedelta(hours=2)
+DELETED_REASON = f"meter {serial('deleted')} is deleted (installation_status 'deleted' ...)"
+CANCELLED = Request(
+    ["deleted"],
+    APRIL,
+    rates={"deleted": ("day_night", Decimal("0.15"))},
+    cancelled={"deleted": (CANCELLED_AT, DELETED_REASON)},
+)
 REQUESTS = [
     NEVER_TRIED,
     NEVER_TRIED_LATER,
@@ -141,6 +169,8 @@ REQUESTS = [
     SUPERSEDING,
     GIVEN_UP,
     ESCO_WIDE,
+    MIXED,
+    CANCELLED,
 ]
 
 # (request, meter) -> its attempts in order.
@@ -161,6 +191,8 @@ PUSH_LOG: dict[tuple[Request, str], list[dict[str, Any]]] = {
             2, "failed", PUSHED + timedelta(hours=1), wrote=False, reason=NO_ANSWER, flagged=True
         ),
     ],
+    # Tried while the meter could not be reached; cancelled when it was deleted.
+    (CANCELLED, "deleted"): [attempt(1, "failed", PUSHED, wrote=False, reason=NO_ANSWER)],
 }
 
 # (meter, polled at, active tariff) of good reads. The activated meter shows the new tariff a
@@ -214,15 +246,16 @@ def load_requests(conn: psycopg.Connection) -> None:
             },
         )
         for meter in request.meters:
-            insert(
-                conn,
-                TARIFF_CHANGE_REQUEST_METERS,
-                {
-                    "request_id": request.request_id,
-                    "meter_id": meter_id(meter),
-                    "serial": serial(meter),
-                },
-            )
+            row: dict[str, Any] = {
+                "request_id": request.request_id,
+                "meter_id": meter_id(meter),
+                "serial": serial(meter),
+            }
+            if meter in request.rates:
+                row["rates_applied"], row["unit_rate_element_b"] = request.rates[meter]
+            if meter in request.cancelled:
+                row["cancelled_at"], row["cancel_reason"] = request.cancelled[meter]
+            insert(conn, TARIFF_CHANGE_REQUEST_METERS, row)
     for (request, meter), attempts in PUSH_LOG.items():
         for row in attempts:
             insert(
@@ -298,10 +331,14 @@ def test_every_covered_meter_has_one_row_with_its_request(changes: dict) -> None
             request.requested_by,
             request.requested_at,
         )
-        money = ("standing_charge", "unit_rate_a", "unit_rate_b")
-        keys = ("standing_charge", "unit_rate_element_a", "unit_rate_element_b")
+        money = ("standing_charge", "unit_rate_a")
+        keys = ("standing_charge", "unit_rate_element_a")
         assert [row[c] for c in money] == [request.tariff[k] for k in keys]
+        assert (row["rates_applied"], row["unit_rate_b"]) == request.rates_of(meter)
         assert row["emergency_credit"] == request.tariff["prepayment_emergency_credit"]
+        assert (row["cancelled_at"], row["cancel_reason"]) == request.cancelled.get(
+            meter, (None, None)
+        )
 
 
 def test_attempts_are_counted_from_the_push_log(changes: dict) -> None:
@@ -360,6 +397,32 @@ def test_a_change_given_up_on_is_failed(changes: dict) -> None:
     assert (row["status"], row["flagged"], row["unit_rate_b"]) == ("failed", True, None)
 
 
+def test_a_mixed_esco_request_shows_each_meters_own_rates(changes: dict) -> None:
+    twin, single = change(changes, MIXED, "mixed_twin"), change(changes, MIXED, "mixed_single")
+    assert (twin["rates_applied"], twin["unit_rate_a"], twin["unit_rate_b"]) == (
+        "day_night",
+        NEW_TARIFF["unit_rate_element_a"],
+        Decimal("0.15"),
+    )
+    assert (single["rates_applied"], single["unit_rate_a"], single["unit_rate_b"]) == (
+        "single",
+        NEW_TARIFF["unit_rate_element_a"],
+        None,
+    )
+
+
+def test_a_cancelled_change_is_cancelled_with_its_reason_after_its_failed_attempt(
+    changes: dict,
+) -> None:
+    row = change(changes, CANCELLED)
+    assert (row["status"], row["cancelled_at"], row["cancel_reason"]) == (
+        "cancelled",
+        CANCELLED_AT,
+        DELETED_REASON,
+    )
+    assert (row["attempts"], row["last_outcome"]) == (1, "failed")
+
+
 def test_an_esco_request_gives_a_row_per_covered_meter(changes: dict) -> None:
     rows = [row for (request_id, _), row in changes.items() if request_id == ESCO_WIDE.request_id]
     assert sorted(row["serial"] for row in rows) == sorted(serial(m) for m in ESCO_WIDE.meters)
@@ -382,12 +445,13 @@ PENDING_COLUMNS = (
 
 
 def expected_pending(meter: str, changes: dict) -> tuple | None:
-    """The meter's change not active or superseded that activates first (ties: latest request)."""
+    """The meter's change not active, superseded or cancelled that activates first (ties: latest
+    request)."""
     waiting = [
         request
         for request in REQUESTS
         if meter in request.meters
-        and change(changes, request, meter)["status"] not in ("active", "superseded")
+        and change(changes, request, meter)["status"] not in ("active", "superseded", "cancelled")
     ]
     if not waiting:
         return None
@@ -400,7 +464,7 @@ def expected_pending(meter: str, changes: dict) -> tuple | None:
         first.activation_at,
         first.tariff["standing_charge"],
         first.tariff["unit_rate_element_a"],
-        first.tariff["unit_rate_element_b"],
+        first.rates_of(meter)[1],
         first.tariff["prepayment_emergency_credit"],
     )
 
@@ -424,3 +488,8 @@ def test_the_tariffs_view_shows_each_meters_pending_change(url: str, changes: di
     assert pending[serial("activated")][0] == ACTIVATED_NEXT.request_id
     assert pending[serial("superseded")][:3] == (SUPERSEDING.request_id, "requested", "bob")
     assert pending[serial("given_up")][:2] == (GIVEN_UP.request_id, "failed")
+    # The single-rate meter of a mixed ESCO waits for no night rate; a cancelled change is
+    # nothing to wait for.
+    assert pending[serial("mixed_single")][0] == MIXED.request_id
+    assert pending[serial("mixed_single")][7] is None
+    assert pending[serial("deleted")] == (None,) * 9

@@ -283,6 +283,56 @@ def test_a_newer_request_supersedes_an_unsent_one_and_replaces_a_held_one(
     )
 
 
+def test_a_mixed_esco_change_gives_the_night_rate_to_twin_element_meters_and_a_meter_gone_is_cancelled(  # noqa: E501
+    fleet_thread: FleetThread, url: str, conn: psycopg.Connection
+) -> None:
+    fleet = fleet_thread.fleet
+    single, gone = fleet.meters[1], fleet.meters[3]
+    # The registry knows one meter as single-rate: the request gives it no night rate.
+    conn.execute(
+        "update flows_raw.meter_registry set hardware = 'B1.w' where serial = %s",
+        (single.serial,),
+    )
+    (esco,) = {m.spec.esco for m in fleet.meters}
+    request = request_change(conn, tr.EscoTarget(str(esco)))
+    # Then a meter leaves the registry before the write path runs.
+    registry_row = conn.execute(
+        "delete from flows_raw.meter_registry where serial = %s returning *", (gone.serial,)
+    ).fetchone()
+
+    now = datetime.now(UTC)
+    report = run_at(url, now)
+    assert report.tariff_outcomes == {"verified": 3, "cancelled": 1}
+    log = push_log(conn)
+    assert gone.serial not in log  # never tried
+    for meter in fleet.meters:
+        if meter is gone:
+            continue
+        (row,) = log[meter.serial]
+        assert row["outcome"] == "verified"
+        future = meter.ground_truth().tariffs_future
+        night = Decimal(0) if meter is single else WANTED["unit_rate_element_b"]
+        assert requested_money(future) == {**WANTED, "unit_rate_element_b": night}
+    assert requested_money(gone.ground_truth().tariffs_future) != WANTED
+
+    cancelled = conn.execute(
+        "select serial, cancelled_at, cancel_reason from flows_raw.tariff_change_request_meters "
+        "where request_id = %s and cancelled_at is not null",
+        (request.request_id,),
+    ).fetchall()
+    assert cancelled == [(gone.serial, now, f"meter {gone.serial} left the registry")]
+    # The meter comes back: the change stays cancelled, and is not pushed.
+    assert registry_row is not None
+    conn.execute(
+        "insert into flows_raw.meter_registry values ("
+        + ", ".join(["%s"] * len(registry_row))
+        + ")",
+        registry_row,
+    )
+    assert run_at(url, now + timedelta(hours=1)).tariff_outcomes == {}
+    assert requested_money(gone.ground_truth().tariffs_future) != WANTED
+
+
 # ---------------------------------------------------------------- tokens
 
 

@@ -9,15 +9,21 @@ from decimal import Decimal
 
 import pytest
 
-from dagster_project.emop.tariffs import Tariff
+from dagster_project.emop import objects as o
+from dagster_project.emop import values as v
+from dagster_project.emop.errors import EncodeError
+from dagster_project.emop.tariffs import Tariff, future_tariff_writes
 from dagster_project.tariff_push import (
     FAILED,
     SENT,
     SUPERSEDED,
     VERIFIED,
+    Cancellation,
     PushAttempt,
     TariffChange,
     WriteRetryPolicy,
+    cancellations,
+    departure_reason,
     meter_wall_time,
     plan_meter,
     read_back_differences,
@@ -92,6 +98,27 @@ def test_the_tariff_written_carries_the_request_and_a_zero_rate_b_for_single_rat
     assert written.activation_datetime == meter_wall_time(single.activation_at, True)
     dual = tariff_for_meter(change(5, 3), dst_enabled=False)
     assert dual.unit_rate_element_b == Decimal("0.12")
+
+
+# The last instant a meter can hold: 0xFFFFFFFF seconds after 2000-01-01 00:00 on its clock.
+LAST_STORABLE = datetime(2136, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("dst_enabled", [True, False], ids=["DST-corrected", "UTC"])
+def test_the_last_storable_activation_encodes_as_the_largest_count_and_a_second_more_is_refused(
+    dst_enabled: bool,
+) -> None:
+    at_limit = replace(change(5, 3), activation_at=LAST_STORABLE)
+    writes = future_tariff_writes(tariff_for_meter(at_limit, dst_enabled))
+    # The activation goes last, so that a half-written set never activates.
+    assert writes[-1] == (o.FUTURE_ACTIVATION, v.encode_u32(0xFFFFFFFF))
+
+    too_late = replace(at_limit, activation_at=LAST_STORABLE + timedelta(seconds=1))
+    with pytest.raises(EncodeError) as error:
+        future_tariff_writes(tariff_for_meter(too_late, dst_enabled))
+    assert "activation_datetime 2136-02-07T06:28:16 is after 2136-02-07T06:28:15" in str(
+        error.value
+    )
 
 
 def test_read_back_names_each_field_that_differs() -> None:
@@ -213,3 +240,50 @@ def test_a_policy_that_could_never_try_is_refused() -> None:
 
 def test_tariff_type_is_the_emop_tariff() -> None:
     assert isinstance(tariff_for_meter(change(1, 1), True), Tariff)
+
+
+# ---------------------------------------------------------------- meters that have gone
+
+
+def test_a_meter_that_left_the_registry_or_is_deleted_gives_the_reason() -> None:
+    assert departure_reason("EML2137580826", False, None) == "meter EML2137580826 left the registry"
+    deleted = departure_reason("EML2137580826", True, "deleted")
+    assert deleted is not None and deleted.startswith("meter EML2137580826 is deleted")
+    # Enabled (or no status yet, which counts as enabled) and disabled meters keep their changes.
+    for status in (None, "enabled", "disabled"):
+        assert departure_reason("EML2137580826", True, status) is None
+
+
+def test_only_unfinished_changes_of_gone_meters_are_cancelled() -> None:
+    gone, deleted, here = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    waiting = replace(change(5, 3), meter_id=gone, serial="EML2200000001")
+    retrying = replace(
+        change(4, 3, outcome=FAILED, attempts=1), meter_id=deleted, serial="EML2200000002"
+    )
+    pushed = replace(change(3, 3, outcome=SENT, attempts=1), meter_id=gone, serial="EML2200000001")
+    finished = [
+        replace(change(2, 3, **kwargs), meter_id=gone, serial="EML2200000001")
+        for kwargs in (
+            {"outcome": VERIFIED, "attempts": 1},
+            {"outcome": SUPERSEDED, "attempts": 1},
+            {"outcome": FAILED, "attempts": 10, "flagged": True},
+        )
+    ]
+    kept = replace(change(1, 3), meter_id=here, serial="EML2200000003")
+    registry = {deleted: "deleted", here: None}
+
+    found = cancellations([waiting, retrying, pushed, *finished, kept], registry)
+    assert found == [
+        Cancellation(
+            waiting.request_id, gone, "EML2200000001", "meter EML2200000001 left the registry"
+        ),
+        Cancellation(
+            retrying.request_id,
+            deleted,
+            "EML2200000002",
+            "meter EML2200000002 is deleted (installation_status 'deleted' in the registry)",
+        ),
+        Cancellation(
+            pushed.request_id, gone, "EML2200000001", "meter EML2200000001 left the registry"
+        ),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -196,6 +196,47 @@ def test_activation_must_be_a_plain_local_time(text: str) -> None:
         tr.parse_activation(text, NOW)
 
 
+# The meter counts activation in unsigned 32-bit seconds since 2000-01-01 00:00 on its clock.
+LAST_STORABLE = datetime(2136, 2, 7, 6, 28, 15, tzinfo=UTC)
+
+
+def test_the_last_storable_activation_is_accepted_and_a_second_later_refused() -> None:
+    # February: UK time is GMT, so the UK wall clock and UTC agree on both kinds of meter.
+    parsed = tr.parse_activation("2136-02-07T06:28:15", NOW)
+    assert tr.uk_local_to_utc(parsed) == LAST_STORABLE
+    with pytest.raises(tr.TariffValueError) as error:
+        tr.parse_activation("2136-02-07T06:28:16", NOW)
+    assert str(error.value) == (
+        "after 2136-02-07T06:28:15, the last activation time a meter can store "
+        "(32-bit seconds since 2000-01-01 on its clock)"
+    )
+
+
+def test_the_limit_is_checked_on_the_instant_as_meters_encode_it() -> None:
+    tr.check_storable(LAST_STORABLE)
+    with pytest.raises(tr.TariffValueError, match="after 2136-02-07T06:28:15"):
+        tr.check_storable(LAST_STORABLE + timedelta(seconds=1))
+    # The same instant given in another zone is the same activation.
+    tr.check_storable(LAST_STORABLE.astimezone(tr.UK_TIME))
+
+
+@pytest.mark.parametrize("local", ["2207-01-01T00:00", "9999-12-31T23:59", "2136-07-01T00:00"])
+def test_an_activation_no_meter_can_store_is_refused_with_the_limit_named(local: str) -> None:
+    result = check(tr.MeterTarget(TWIN.serial), [TWIN], activation=local)
+    assert not result.ok and result.tariff is None
+    (problem,) = result.problems
+    assert (problem.serial, problem.field, problem.value) == (
+        TWIN.serial,
+        "activation_datetime",
+        local,
+    )
+    line = tr.problem_line(problem, tr.MeterTarget(TWIN.serial))
+    assert line == (
+        f"meter {TWIN.serial}: activation_datetime = '{local}': after 2136-02-07T06:28:15, "
+        "the last activation time a meter can store (32-bit seconds since 2000-01-01 on its clock)"
+    )
+
+
 def test_activation_must_be_a_real_date() -> None:
     with pytest.raises(tr.TariffValueError, match="not a real date"):
         tr.parse_activation("2027-02-30T10:00", NOW)
@@ -343,6 +384,21 @@ def test_a_meter_without_prepayment_is_refused() -> None:
     assert result.problems[0].value == "false"
 
 
+def test_a_deleted_meter_is_refused_and_left_out_of_an_esco_request() -> None:
+    deleted = replace(TWIN, installation_status="deleted")
+    result = check(tr.MeterTarget(TWIN.serial), [deleted])
+    assert fields_of(result) == [(TWIN.serial, "installation_status")]
+    assert result.problems[0].value == "deleted"
+    # Disabled, enabled or not stated: still covered.
+    others = [
+        meter(5, installation_status="disabled"),
+        meter(6, installation_status="enabled"),
+        meter(7),
+    ]
+    esco = check(tr.EscoTarget(str(ESCO)), [deleted, *others])
+    assert esco.ok and esco.meters == tuple(others)
+
+
 def test_every_meter_and_tariff_problem_is_listed_with_the_serial() -> None:
     passive_no_prepay = replace(TWIN, mode="passive", prepay_enabled=False)
     result = check(
@@ -379,13 +435,69 @@ def test_an_esco_request_covers_its_active_prepay_meters_only() -> None:
     assert result.meters == (TWIN, second_twin)  # by serial
 
 
-def test_an_esco_request_is_refused_when_any_covered_meter_fails() -> None:
-    result = check(tr.EscoTarget(str(ESCO)), [TWIN, SINGLE, meter(6, hardware="EMA1.w")])
+def rates_of(result: tr.RequestCheck) -> dict[str, tuple[str, Decimal | None]]:
+    assert result.tariff is not None
+    return {
+        m.serial: (rates.rates_applied, rates.unit_rate_element_b)
+        for m in result.meters
+        for rates in [tr.meter_rates(m, result.tariff)]
+    }
+
+
+def test_an_esco_night_rate_goes_to_its_twin_element_meters_only() -> None:
+    ema = meter(6, hardware="EMA1.w")
+    # Registered as single-rate, but its registers in the mart say twin element: the mart wins.
+    reported_twin = meter(7, hardware="B1.w", enabled_elements=frozenset({"A", "B"}))
+    result = check(tr.EscoTarget(str(ESCO)), [TWIN, SINGLE, ema, reported_twin])
+    assert result.ok, result.problems
+    assert rates_of(result) == {
+        TWIN.serial: ("day_night", Decimal("0.15")),
+        SINGLE.serial: ("single", None),
+        ema.serial: ("single", None),
+        reported_twin.serial: ("day_night", Decimal("0.15")),
+    }
+    # Element A is the request's on every meter.
+    assert result.tariff is not None
+    assert {tr.meter_rates(m, result.tariff).unit_rate_element_a for m in result.meters} == {
+        Decimal("0.2843")
+    }
+
+
+def test_an_esco_without_a_night_rate_is_refused_naming_how_many_twin_element_meters() -> None:
+    target = tr.EscoTarget(str(ESCO))
+    result = check(target, [TWIN, SINGLE, meter(5)], unit_rate_element_b=None)
     assert not result.ok
-    assert fields_of(result) == [
-        (SINGLE.serial, "unit_rate_element_b"),
-        (meter(6).serial, "unit_rate_element_b"),
-    ]
+    (problem,) = result.problems  # one line for the ESCO, not one per meter
+    assert (problem.serial, problem.field, problem.value) == (None, "unit_rate_element_b", None)
+    line = tr.problem_line(problem, target)
+    assert line.startswith(f"ESCO {ESCO}: unit_rate_element_b = (not given): ")
+    assert "2 of the 3 covered meters are twin-element" in line
+    assert "give --unit-rate-b" in line
+    assert TWIN.serial in line and meter(5).serial in line and SINGLE.serial not in line
+
+
+def test_a_long_list_of_twin_element_meters_is_cut_short_with_a_count() -> None:
+    twins = [meter(n) for n in range(8)]
+    (problem,) = check(tr.EscoTarget(str(ESCO)), twins, unit_rate_element_b=None).problems
+    assert "8 of the 8 covered meters" in problem.reason
+    assert twins[4].serial in problem.reason and twins[5].serial not in problem.reason
+    assert problem.reason.endswith("and 3 more)")
+
+
+def test_an_esco_of_single_rate_meters_needs_no_night_rate_and_may_be_given_one() -> None:
+    singles = [SINGLE, meter(6, hardware="EMA1.w")]
+    without = check(tr.EscoTarget(str(ESCO)), singles, unit_rate_element_b=None)
+    with_b = check(tr.EscoTarget(str(ESCO)), singles)
+    assert without.ok and with_b.ok
+    assert set(rates_of(with_b).values()) == {("single", None)}
+
+
+def test_rates_for_a_twin_element_meter_need_a_night_rate() -> None:
+    tariff, _ = tr.parse_tariff(arguments(unit_rate_element_b=None), NOW)
+    assert tariff is not None
+    assert tr.meter_rates(SINGLE, tariff) == tr.MeterRates("single", Decimal("0.2843"), None)
+    with pytest.raises(ValueError, match=f"meter {TWIN.serial} is twin-element"):
+        tr.meter_rates(TWIN, tariff)
 
 
 def test_an_esco_without_active_prepay_meters_is_an_error() -> None:
@@ -444,6 +556,18 @@ def test_a_problem_line_names_meter_field_value_and_reason() -> None:
     problem = tr.TariffProblem(TWIN.serial, "unit_rate_element_a", "-1", "must not be negative")
     line = tr.problem_line(problem, tr.EscoTarget(str(ESCO)))
     assert line == f"meter {TWIN.serial}: unit_rate_element_a = '-1': must not be negative"
+
+
+def test_stored_lines_show_each_meters_own_rates() -> None:
+    target = tr.EscoTarget(str(ESCO))
+    result = check(target, [TWIN, SINGLE])
+    request = tr.build_request(target, result, "bob", NOW, uuid.UUID(int=7))
+    meter_lines = [line for line in tr.stored_lines(request, result.meters) if "  meter " in line]
+    assert meter_lines == [
+        f"  meter {TWIN.serial} ({TWIN.meter_id}): unit rate A 0.2843 GBP/kWh, B 0.15 GBP/kWh",
+        f"  meter {SINGLE.serial} ({SINGLE.meter_id}): unit rate A 0.2843 GBP/kWh "
+        "(single rate, no night rate)",
+    ]
 
 
 def test_stored_lines_show_one_line_per_covered_meter() -> None:

@@ -1,11 +1,12 @@
 -- One row per meter a tariff change request covers, and how far its push has come: requested,
 -- pushed (written), verified (read back equal), active (the meter reports it as its active
--- tariff after activation), or stopped: failed (the write path gave up) or superseded.
+-- tariff after activation), or stopped: failed (the write path gave up), superseded, or
+-- cancelled (the meter left the registry or was deleted there).
 with
 
 covered as (
 
-    select request_id, meter_id, serial
+    select request_id, meter_id, serial, rates_applied, unit_rate_b, cancelled_at, cancel_reason
     from {{ ref('stg_flows_raw__tariff_change_request_meters') }}
 
 ),
@@ -83,7 +84,16 @@ changes as (
         requests.target_kind,
         requests.tariff_standing_charge as standing_charge,
         requests.tariff_unit_rate_a as unit_rate_a,
-        requests.tariff_unit_rate_b as unit_rate_b,
+        -- The rates this meter gets: an ESCO's night rate goes to its twin-element meters only.
+        -- Rows stored before that was kept per meter give every meter the request's rates.
+        case
+            when covered.rates_applied is not null then covered.unit_rate_b
+            else requests.tariff_unit_rate_b
+        end as unit_rate_b,
+        coalesce(
+            covered.rates_applied,
+            case when requests.tariff_unit_rate_b is null then 'single' else 'day_night' end
+        ) as rates_applied,
         requests.tariff_ecredit_availability as ecredit_availability,
         requests.tariff_debt_recovery_rate as debt_recovery_rate,
         requests.tariff_emergency_credit as emergency_credit,
@@ -101,7 +111,9 @@ changes as (
         latest_attempt.next_attempt_after,
         coalesce(attempts.flagged, false) as flagged,
         latest_write.dst_enabled,
-        latest_write.meter_activation
+        latest_write.meter_activation,
+        covered.cancelled_at,
+        covered.cancel_reason
     from covered
     inner join requests on covered.request_id = requests.request_id
     left join registry on covered.meter_id = registry.id
@@ -117,8 +129,8 @@ changes as (
 ),
 
 -- Active: the first good read, at or after the activation and after the verification, whose
--- active tariff has the requested prices. Element B counts only where the request sets it (a
--- single-rate meter still reports some element B price). The lateral names the staging view
+-- active tariff has the requested prices. Element B counts only where the meter gets a night
+-- rate (a single-rate meter still reports some element B price). The lateral names the staging view
 -- itself so that each change reads its meter's snapshots from the (meter_id, polled_at) index.
 activations as (
 
@@ -158,6 +170,7 @@ select
     standing_charge,
     unit_rate_a,
     unit_rate_b,
+    rates_applied,
     ecredit_availability,
     debt_recovery_rate,
     emergency_credit,
@@ -176,7 +189,11 @@ select
     flagged,
     dst_enabled,
     meter_activation,
+    cancelled_at,
+    cancel_reason,
     case
+        -- The write path cancels only changes it would still work on, so this ends them.
+        when cancelled_at is not null then 'cancelled'
         when superseded then 'superseded'
         when activated_at is not null then 'active'
         when verified_at is not null then 'verified'
