@@ -133,7 +133,8 @@ class MeterFacts:
     serial: str
     esco: uuid.UUID
     mode: str
-    prepay_enabled: bool
+    #: The registry's flag, else the meter's last report; None while neither is known.
+    prepay_enabled: bool | None
     hardware: str | None
     #: Elements of the meter's enabled registers in flows.meter_registers; None when dbt has not
     #: built that mart yet, empty when the mart predates the meter's arrival in the registry.
@@ -416,7 +417,17 @@ def status_problems(meter: MeterFacts) -> list[TariffProblem]:
                 "the meter is not active (a passive meter is a digital twin, never contacted)",
             )
         )
-    if not meter.prepay_enabled:
+    if meter.prepay_enabled is None:
+        problems.append(
+            TariffProblem(
+                meter.serial,
+                "prepay_enabled",
+                "unknown",
+                "the registry leaves prepayment empty and no sync has read it from the meter "
+                "yet; set prepay_enabled in the registry file or wait for the next sync",
+            )
+        )
+    elif not meter.prepay_enabled:
         problems.append(
             TariffProblem(
                 meter.serial,
@@ -430,7 +441,11 @@ def status_problems(meter: MeterFacts) -> list[TariffProblem]:
 
 def is_covered(meter: MeterFacts) -> bool:
     """Whether an ESCO-wide request applies to the meter."""
-    return meter.mode == ACTIVE and meter.prepay_enabled and meter.installation_status != DELETED
+    return (
+        meter.mode == ACTIVE
+        and meter.prepay_enabled is True
+        and meter.installation_status != DELETED
+    )
 
 
 def check_meters(

@@ -24,6 +24,7 @@ from dagster_project.tariff_requests import (
 )
 from dagster_project.warehouse.raw_tables import (
     METER_REGISTRY,
+    METER_SYNC_SNAPSHOTS,
     TARIFF_CHANGE_REQUEST_METERS,
     TARIFF_CHANGE_REQUESTS,
 )
@@ -46,9 +47,14 @@ def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFac
         return []
     rows = conn.execute(
         sql.SQL(
-            "select id, serial, esco, mode, prepay_enabled, hardware, installation_status "
-            "from {} where {} order by serial"
-        ).format(METER_REGISTRY.identifier, where),
+            # A prepayment flag the registry leaves empty is the one the meter last reported.
+            "select id, serial, esco, mode, coalesce(prepay_enabled, ("
+            "  select snapshots.prepay_enabled from {} as snapshots"
+            "  where snapshots.meter_id = registry.id and snapshots.prepay_enabled is not null"
+            "  order by snapshots.polled_at desc limit 1"
+            ")), hardware, installation_status "
+            "from {} as registry where {} order by serial"
+        ).format(METER_SYNC_SNAPSHOTS.identifier, METER_REGISTRY.identifier, where),
         params,
     ).fetchall()
     elements = enabled_elements(conn, [row[0] for row in rows])

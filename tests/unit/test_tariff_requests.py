@@ -582,3 +582,11 @@ def test_stored_lines_show_one_line_per_covered_meter() -> None:
         f"  meter {m.serial} ({m.meter_id}): unit rate A 0.2843 GBP/kWh, B 0.15 GBP/kWh"
         for m in (TWIN, meter(5))
     ]
+
+
+def test_a_meter_whose_prepayment_flag_is_unknown_is_refused_saying_why() -> None:
+    unknown = meter(2, prepay_enabled=None)
+    assert not tr.is_covered(unknown)
+    problems = tr.status_problems(unknown)
+    assert [(p.field, p.value) for p in problems] == [("prepay_enabled", "unknown")]
+    assert "no sync has read it" in problems[0].reason
