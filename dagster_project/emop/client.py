@@ -4,7 +4,9 @@ Real meters need one request at a time and a gap (2 s) between the end of one ex
 next request; they also drop connections and send short frames. The client therefore keeps one
 channel per meter (a lock, the time of its last exchange, a sequence counter), reads whole frames
 whatever the socket returns, checks every response against its request, and retries only what
-may succeed on a resend. Fleet reads run under a global limit of meters in progress.
+may succeed on a resend. Before a meter's answers are used or anything is written to it, the
+serial it reports must be the registry's. Fleet reads run under a global limit of meters in
+progress.
 """
 
 from __future__ import annotations
@@ -24,17 +26,20 @@ from . import data
 from . import objects as o
 from .connection_slots import ConnectionSlots, LocalConnectionSlots, MeterQueue
 from .errors import (
+    AckNak,
     ConnectionRefusedByMeter,
     DecodeError,
     EmopError,
-    FrameError,
+    IdentityMismatchError,
+    IdentityUnconfirmedError,
     MeterConnectionError,
     MeterTimeoutError,
     MeterUnreachableError,
     NakError,
+    TooManyNaksError,
     UnexpectedResponseError,
 )
-from .frame import DELIMITER, MIN_LENGTH, Frame, decode_frame
+from .frame import MAX_GARBAGE_BYTES, Frame, FrameScanner, decode_frame
 from .state import MeterEndpoint, MeterState
 from .tariffs import (
     ACTIVE_TARIFF_OBJECTS,
@@ -46,8 +51,6 @@ from .tariffs import (
 from .values import encode_time_record
 
 DEFAULT_SOURCE_ADDRESS = 0x0021AE42
-#: Bytes skipped while looking for a frame's delimiter before giving up on the response.
-MAX_GARBAGE_BYTES = 512
 PROFILE_INTERVAL = timedelta(minutes=30)
 
 T = TypeVar("T")
@@ -58,6 +61,14 @@ STATE_OBJECTS: tuple[o.EmopObject, ...] = (
     o.PREPAY_BALANCE, o.PREPAY_ENABLED, o.DST_FLAG, o.CLOCK,
     *ACTIVE_TARIFF_OBJECTS.values(), *FUTURE_TARIFF_OBJECTS.values(),
 )  # fmt: skip
+
+#: NAKs that say the meter could not take the frame at all (as opposed to an answer about the
+#: object asked for: unknown object, access denied, payload too large). Only these count toward
+#: the budget of consecutive NAKs: they recur on every request to a meter in that state.
+FRAME_NAKS = frozenset(
+    {AckNak.CRC_ERROR, AckNak.FORMAT_ERROR, AckNak.LENGTH_INCORRECT, AckNak.ADDRESS_INCORRECT}
+)
+_SERIAL_READ = data.DefaultRecord(o.SERIAL.object_id).encode()
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,10 @@ class ClientSettings:
     min_gap_seconds: float = 2.0
     #: Meters read at the same time in a fleet read.
     max_concurrent_meters: int = 500
+    #: NAKs about the frame (FRAME_NAKS) in a row, retries included, after which a meter is
+    #: given up for the rest of a read_state (or conversation): a meter that NAKs everything
+    #: would otherwise cost attempts x objects exchanges. A successful answer resets the count.
+    max_consecutive_naks: int = 6
     #: Keep one TCP connection per meter for a whole read_state instead of one per request.
     #: The reference client opens a connection per request, which is proven on real meters.
     reuse_connections: bool = False
@@ -88,6 +103,8 @@ class ClientSettings:
             raise ValueError("timeout must be positive and the gap not negative")
         if self.max_concurrent_meters < 1:
             raise ValueError("max_concurrent_meters must be at least 1")
+        if self.max_consecutive_naks < 1:
+            raise ValueError("max_consecutive_naks must be at least 1")
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Wait before retry number `attempt` (1 = the first retry): exponential, capped,
@@ -96,9 +113,21 @@ class ClientSettings:
         return base * rng.uniform(1 - self.backoff_jitter, 1 + self.backoff_jitter)
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One answered request: the checked response, when the request's bytes went out (on the
+    attempt that was answered) and when the whole response had arrived."""
+
+    frame: Frame
+    sent_at: datetime
+    received_at: datetime
+
+
 @dataclass
 class _Channel:
-    """Per-meter state: one request in flight, spacing, sequence numbers, an open connection."""
+    """Per-meter state: one request in flight, spacing, sequence numbers, an open connection,
+    the serial the meter reported and the NAKs it sent in a row. It lives for one conversation:
+    until the client drops it (after a meter's fleet read, or at close)."""
 
     meter: MeterEndpoint
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -108,6 +137,10 @@ class _Channel:
     writer: asyncio.StreamWriter | None = None
     #: Whether the current attempt has started writing its request to the socket.
     request_sent: bool = False
+    #: The serial the meter reported on this channel (padding stripped), once read.
+    reported_serial: str | None = None
+    #: Answers in a row that were NAKs about the frame (FRAME_NAKS).
+    consecutive_naks: int = 0
 
     def next_sequence(self) -> int:
         self.sequence = (self.sequence + 1) % 8
@@ -152,11 +185,8 @@ class EmopClient:
 
     async def read(self, meter: MeterEndpoint, obj: o.EmopObject) -> Any:
         """Read one object and decode its value."""
-        record = await self._default_exchange(meter, obj, data.DefaultRecord(obj.object_id))
-        try:
-            return obj.decode(record.payload)
-        except DecodeError as error:
-            raise error.with_context(meter=meter.label, object_name=obj.name) from None
+        value, _ = await self._read_timed(meter, obj)
+        return value
 
     async def write(self, meter: MeterEndpoint, obj: o.EmopObject, payload: bytes) -> None:
         """Write an encoded value to one object; returns when the meter acknowledged it."""
@@ -165,9 +195,8 @@ class EmopClient:
 
     async def read_clock(self, meter: MeterEndpoint) -> tuple[datetime, int]:
         """The meter's clock and its signed drift against this machine, in whole seconds."""
-        sent = self._now()
-        meter_time = await self.read(meter, o.CLOCK)
-        return meter_time, clock_drift_seconds(meter_time, sent, self._now())
+        meter_time, exchange = await self._read_timed(meter, o.CLOCK)
+        return meter_time, exchange_drift_seconds(meter_time, exchange)
 
     async def write_clock(self, meter: MeterEndpoint, moment: datetime | None = None) -> None:
         await self.write(meter, o.CLOCK, encode_time_record(moment or self._now()))
@@ -177,7 +206,8 @@ class EmopClient:
 
         A lost answer leaves the outcome unknown, so resending is the caller's decision. A
         failure's `request_sent` is False only when no byte of the request left this machine
-        (the connection could not even be made), which makes a later resend certainly safe."""
+        (the connection could not even be made, or the meter's identity was not confirmed:
+        IdentityMismatchError, IdentityUnconfirmedError), which makes a later resend safe."""
         obj = o.PREPAY_TOKEN
         request = data.DefaultRecord(obj.object_id, write=True, payload=obj.encode(token))
         await self._default_exchange(meter, obj, request, attempts=1)
@@ -189,7 +219,10 @@ class EmopClient:
     async def read_tariff(self, meter: MeterEndpoint, *, future: bool) -> Tariff | None:
         """A tariff set; None for a future set with no activation time (nothing scheduled)."""
         state = MeterState(meter=meter, polled_at=self._now())
-        await self._read_tariff_into(state, meter, future=future)
+        try:
+            await self._read_tariff_into(state, meter, future=future)
+        except _Stopped as stopped:
+            raise stopped.cause from None
         if state.errors:
             raise next(iter(state.errors.values()))
         return state.tariffs_future if future else state.tariffs_active
@@ -202,7 +235,7 @@ class EmopClient:
         """One block of profile-log records at or after `start` (up to 5 for log 1)."""
         request = data.ProfileLogRequest(log=log, start=start)
         name = f"profile_log_{log}"
-        frame = await self._exchange(meter, name, request.encode())
+        frame = (await self._exchange(meter, name, request.encode())).frame
         try:
             response = data.decode_profile_log_response(frame.data)
             if response.log != log or response.echo != request.encode()[1:]:
@@ -253,7 +286,7 @@ class EmopClient:
         self, meter: MeterEndpoint, page: int
     ) -> tuple[data.EventLogEntry, ...]:
         name = f"event_log page {page}"
-        frame = await self._exchange(meter, name, data.EventLogRequest(page).encode())
+        frame = (await self._exchange(meter, name, data.EventLogRequest(page).encode())).frame
         try:
             response = data.decode_event_log_response(frame.data)
         except EmopError as error:
@@ -264,9 +297,13 @@ class EmopClient:
 
     async def read_state(self, meter: MeterEndpoint) -> MeterState:
         """Everything the pipeline reads from a meter. Never raises for a meter's fault:
-        each value that could not be read is None with its error in `errors`. Once the meter
-        cannot be reached at all, the remaining reads are not tried."""
+        each value that could not be read is None with its error in `errors`, each value read
+        has its object in `read_ok`. The remaining reads are not tried once the meter cannot be
+        reached at all, is given up for its NAKs, or its serial is not the registered one (or
+        cannot be read): then no value at all is kept."""
         state = MeterState(meter=meter, polled_at=self._now())
+        # The budget of NAKs is per read: an earlier read's NAKs on this channel do not count.
+        self._channel(meter).consecutive_naks = 0
         reads: list[tuple[o.EmopObject, Callable[[Any], None]]] = [
             (o.SERIAL, lambda value: setattr(state, "serial", value)),
             (o.HARDWARE, lambda value: setattr(state, "hardware", value)),
@@ -285,8 +322,8 @@ class EmopClient:
             await self._read_clock_into(state, meter)
             await self._read_tariff_into(state, meter, future=False)
             await self._read_tariff_into(state, meter, future=True)
-        except _Unreachable as unreachable:
-            self._mark_rest_unreachable(state, unreachable)
+        except _Stopped as stopped:
+            self._mark_rest_not_read(state, stopped)
         state.finished_at = self._now()
         return state
 
@@ -401,22 +438,38 @@ class EmopClient:
     async def _read_for_state(
         self, state: MeterState, meter: MeterEndpoint, obj: o.EmopObject
     ) -> Any:
+        value, _ = await self._read_timed_for_state(state, meter, obj)
+        return value
+
+    async def _read_timed_for_state(
+        self, state: MeterState, meter: MeterEndpoint, obj: o.EmopObject
+    ) -> tuple[Any, Exchange | None]:
+        """One object of read_state: its value and exchange, or (None, None) with the error
+        recorded; raises _Stopped when the rest of the meter must not be read."""
         try:
-            return await self.read(meter, obj)
-        except (NakError, DecodeError) as error:
-            # This object alone is at fault; the meter still answers the rest.
+            value, exchange = await self._read_timed(meter, obj)
+        except (IdentityMismatchError, IdentityUnconfirmedError, TooManyNaksError) as error:
             state.errors[obj.name] = error
-            return None
+            raise _Stopped(obj, error, error.message) from None
+        except (NakError, DecodeError) as error:
+            state.errors[obj.name] = error
+            if obj is o.SERIAL and registered_serial(meter) is not None:
+                # Without the meter's serial nothing else it says can be trusted to be its own.
+                reason = f"the meter's identity is not confirmed: its serial read {error.kind}"
+                raise _Stopped(obj, error, reason) from None
+            # This object alone is at fault; the meter still answers the rest.
+            return None, None
         except EmopError as error:
             state.errors[obj.name] = error
-            raise _Unreachable(obj, error) from None
+            raise _Stopped(obj, error, f"the meter already failed with {error.kind}") from None
+        state.read_ok.append(obj.name)
+        return value, exchange
 
     async def _read_clock_into(self, state: MeterState, meter: MeterEndpoint) -> None:
-        sent = self._now()
-        meter_time = await self._read_for_state(state, meter, o.CLOCK)
-        if meter_time is not None:
+        meter_time, exchange = await self._read_timed_for_state(state, meter, o.CLOCK)
+        if exchange is not None:
             state.clock = meter_time
-            state.clock_time_diff_seconds = clock_drift_seconds(meter_time, sent, self._now())
+            state.clock_time_diff_seconds = exchange_drift_seconds(meter_time, exchange)
 
     async def _read_tariff_into(
         self, state: MeterState, meter: MeterEndpoint, *, future: bool
@@ -439,15 +492,22 @@ class EmopClient:
         else:
             state.tariffs_active = tariff
 
-    def _mark_rest_unreachable(self, state: MeterState, failed: _Unreachable) -> None:
-        """Every object after the one that could not be reached was not tried: say so."""
-        position = STATE_OBJECTS.index(failed.obj)
+    def _mark_rest_not_read(self, state: MeterState, stopped: _Stopped) -> None:
+        """Every object after the one that stopped the read was not tried: say why."""
+        position = STATE_OBJECTS.index(stopped.obj)
         for obj in STATE_OBJECTS[position + 1 :]:
             state.errors[obj.name] = MeterUnreachableError(
-                f"not read: the meter already failed with {failed.cause.kind}",
-                meter=state.meter.label,
-                object_name=obj.name,
+                f"not read: {stopped.reason}", meter=state.meter.label, object_name=obj.name
             )
+
+    async def _read_timed(self, meter: MeterEndpoint, obj: o.EmopObject) -> tuple[Any, Exchange]:
+        """Read one object: its decoded value and the exchange that carried it."""
+        exchange = await self._exchange(meter, obj.name, data.DefaultRecord(obj.object_id).encode())
+        record = _default_record(meter, obj, exchange.frame)
+        try:
+            return obj.decode(record.payload), exchange
+        except DecodeError as error:
+            raise error.with_context(meter=meter.label, object_name=obj.name) from None
 
     async def _default_exchange(
         self,
@@ -457,16 +517,8 @@ class EmopClient:
         *,
         attempts: int | None = None,
     ) -> data.DefaultRecord:
-        frame = await self._exchange(meter, obj.name, request.encode(), attempts=attempts)
-        try:
-            record = data.decode_default(frame.data)
-            if record.object_id != obj.object_id:
-                raise UnexpectedResponseError(
-                    f"response is for object {record.object_id:06X}", received=frame.data
-                )
-        except EmopError as error:
-            raise error.with_context(meter=meter.label, object_name=obj.name) from None
-        return record
+        exchange = await self._exchange(meter, obj.name, request.encode(), attempts=attempts)
+        return _default_record(meter, obj, exchange.frame)
 
     def _channel(self, meter: MeterEndpoint) -> _Channel:
         key = (meter.host, meter.port)
@@ -496,35 +548,90 @@ class EmopClient:
         request: bytes,
         *,
         attempts: int | None = None,
-    ) -> Frame:
-        """Send one request and return the checked response frame, with retries and spacing."""
-        settings = self.settings
-        attempts = attempts or settings.attempts
+    ) -> Exchange:
+        """Send one request and return its checked answer, with retries and spacing.
+
+        On a meter with a registered serial the request goes out only once the serial the meter
+        reports on this channel is that one (read first if need be, and checked as it comes in
+        when the request is the serial read itself)."""
         channel = self._channel(meter)
         async with channel.lock:
-            for attempt in range(1, attempts + 1):
-                await _wait_gap(channel, settings.min_gap_seconds)
-                channel.request_sent = False
-                try:
-                    async with asyncio.timeout(settings.timeout_seconds):
-                        return await self._send_receive(channel, request)
-                except TimeoutError:
-                    error: EmopError = MeterTimeoutError(
-                        f"no complete answer within {settings.timeout_seconds:g} s"
-                    )
-                except EmopError as raised:
-                    error = raised
-                finally:
-                    channel.last_exchange_end = time.monotonic()
-                channel.close()
-                error.with_context(meter=meter.label, object_name=object_name)
-                error.request_sent = channel.request_sent
-                if not error.retryable or attempt == attempts:
-                    raise error
-                await asyncio.sleep(settings.backoff(attempt, self._rng))
+            serial_read = request == _SERIAL_READ
+            if registered_serial(meter) is not None and not serial_read:
+                await self._confirm_identity(channel, meter, object_name)
+            exchange = await self._attempts(channel, meter, object_name, request, attempts)
+            if serial_read:
+                channel.reported_serial = _reported_serial(meter, exchange.frame)
+                _check_identity(channel, meter, object_name)
+            return exchange
+
+    async def _confirm_identity(
+        self, channel: _Channel, meter: MeterEndpoint, object_name: str
+    ) -> None:
+        """Raise unless the meter on this channel reports the registered serial, reading it
+        once per channel (a reconnect on the same channel does not read it again)."""
+        if channel.reported_serial is None:
+            try:
+                exchange = await self._attempts(channel, meter, o.SERIAL.name, _SERIAL_READ, None)
+                channel.reported_serial = _reported_serial(meter, exchange.frame)
+            except EmopError as error:
+                raise IdentityUnconfirmedError(
+                    error, meter=meter.label, object_name=object_name
+                ) from None
+        _check_identity(channel, meter, object_name)
+
+    async def _attempts(
+        self,
+        channel: _Channel,
+        meter: MeterEndpoint,
+        object_name: str,
+        request: bytes,
+        attempts: int | None,
+    ) -> Exchange:
+        """The request, tried until answered, a failure that no resend can cure, or the last
+        attempt; counts the meter's NAKs about the frame against the budget."""
+        settings = self.settings
+        attempts = attempts or settings.attempts
+        for attempt in range(1, attempts + 1):
+            await _wait_gap(channel, settings.min_gap_seconds)
+            channel.request_sent = False
+            # Owned here so that what did arrive is still known when the time limit strikes.
+            scanner = FrameScanner(answering=settings.source_address)
+            try:
+                async with asyncio.timeout(settings.timeout_seconds):
+                    exchange = await self._send_receive(channel, request, scanner)
+                channel.consecutive_naks = 0
+                return exchange
+            except TimeoutError:
+                error: EmopError = MeterTimeoutError(
+                    f"no complete answer within {settings.timeout_seconds:g} s{scanner.note()}",
+                    received=bytes(scanner.received),
+                )
+            except EmopError as raised:
+                error = self._count_nak(channel, raised)
+            finally:
+                channel.last_exchange_end = time.monotonic()
+            channel.close()
+            error.with_context(meter=meter.label, object_name=object_name)
+            error.request_sent = channel.request_sent
+            if not error.retryable or attempt == attempts:
+                raise error
+            await asyncio.sleep(settings.backoff(attempt, self._rng))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_receive(self, channel: _Channel, request: bytes) -> Frame:
+    def _count_nak(self, channel: _Channel, error: EmopError) -> EmopError:
+        """The error to go on with: a NAK about the frame that spends the budget becomes the
+        meter given up."""
+        if not isinstance(error, NakError) or error.code not in FRAME_NAKS:
+            return error
+        channel.consecutive_naks += 1
+        if channel.consecutive_naks < self.settings.max_consecutive_naks:
+            return error
+        return TooManyNaksError(channel.consecutive_naks, error.code, received=error.received)
+
+    async def _send_receive(
+        self, channel: _Channel, request: bytes, scanner: FrameScanner
+    ) -> Exchange:
         if channel.writer is None or channel.writer.is_closing():
             channel.reader, channel.writer = await _connect(channel.meter)
         assert channel.reader is not None and channel.writer is not None
@@ -534,11 +641,15 @@ class EmopClient:
         )
         try:
             channel.request_sent = True
+            sent_at = self._now()
             channel.writer.write(frame.encode())
             await channel.writer.drain()
-            raw = await read_frame_bytes(channel.reader)
+            raw = await read_frame_bytes(channel.reader, scanner)
+            received_at = self._now()
         except (ConnectionError, OSError) as error:
-            raise MeterConnectionError(f"connection failed: {error}") from None
+            raise MeterConnectionError(
+                f"connection failed: {error}", received=bytes(scanner.received) or None
+            ) from None
         finally:
             if not self.settings.reuse_connections:
                 channel.close()
@@ -553,13 +664,57 @@ class EmopClient:
             raise NakError(response.ack_nak, received=raw)
         if response.data[:1] != request[:1]:
             raise UnexpectedResponseError("response is in another record format", received=raw)
-        return response
+        return Exchange(response, sent_at, received_at)
 
 
-class _Unreachable(Exception):
-    def __init__(self, obj: o.EmopObject, cause: EmopError) -> None:
+class _Stopped(Exception):
+    """The read of a meter ends at `obj`, for `reason` (said in every object not read)."""
+
+    def __init__(self, obj: o.EmopObject, cause: EmopError, reason: str) -> None:
         self.obj = obj
         self.cause = cause
+        self.reason = reason
+
+
+def registered_serial(meter: MeterEndpoint) -> str | None:
+    """The serial the registry gives a meter, padding stripped; None when it gives none."""
+    serial = (meter.serial or "").strip("\x00 ")
+    return serial or None
+
+
+def _default_record(meter: MeterEndpoint, obj: o.EmopObject, frame: Frame) -> data.DefaultRecord:
+    """The default-format record of a response, checked to be about `obj`."""
+    try:
+        record = data.decode_default(frame.data)
+        if record.object_id != obj.object_id:
+            raise UnexpectedResponseError(
+                f"response is for object {record.object_id:06X}", received=frame.data
+            )
+    except EmopError as error:
+        raise error.with_context(meter=meter.label, object_name=obj.name) from None
+    return record
+
+
+def _reported_serial(meter: MeterEndpoint, frame: Frame) -> str:
+    """The serial in a serial read's response (padding stripped by the decoder)."""
+    record = _default_record(meter, o.SERIAL, frame)
+    try:
+        return str(o.SERIAL.decode(record.payload))
+    except DecodeError as error:
+        raise error.with_context(meter=meter.label, object_name=o.SERIAL.name) from None
+
+
+def _check_identity(channel: _Channel, meter: MeterEndpoint, object_name: str) -> None:
+    registered = registered_serial(meter)
+    reported = channel.reported_serial
+    if registered is not None and reported is not None and reported != registered:
+        raise IdentityMismatchError(
+            registered,
+            reported,
+            f"{meter.host}:{meter.port}",
+            meter=meter.label,
+            object_name=object_name,
+        )
 
 
 def _set_csq(state: MeterState, value: Any) -> None:
@@ -584,40 +739,23 @@ async def _connect(meter: MeterEndpoint) -> tuple[asyncio.StreamReader, asyncio.
         raise MeterConnectionError(f"cannot connect: {error}") from None
 
 
-async def read_frame_bytes(reader: asyncio.StreamReader) -> bytes:
+async def read_frame_bytes(
+    reader: asyncio.StreamReader, scanner: FrameScanner | None = None
+) -> bytes:
     """Read exactly one frame, whatever sizes the socket delivers it in.
 
-    Bytes before the delimiter are skipped (meters sometimes send noise first); a connection
-    closed mid-frame is a MeterConnectionError carrying what did arrive."""
-    skipped = bytearray()
+    Noise before the frame is skipped, a 0x7E in it included (a false start is dropped and the
+    scan goes on from the next 0x7E, within MAX_GARBAGE_BYTES); no byte after the frame is
+    taken. A connection closed mid-frame is a MeterConnectionError carrying what did arrive.
+    Pass a scanner to keep the bytes received when the read is cut short by a time limit."""
+    scanner = scanner or FrameScanner(max_garbage=MAX_GARBAGE_BYTES)
     while True:
-        byte = await reader.read(1)
-        if not byte:
-            raise MeterConnectionError(
-                "connection closed before a frame arrived", received=bytes(skipped)
-            )
-        if byte[0] == DELIMITER:
-            break
-        skipped += byte
-        if len(skipped) > MAX_GARBAGE_BYTES:
-            raise FrameError(
-                f"no frame delimiter in {MAX_GARBAGE_BYTES} bytes", received=bytes(skipped)
-            )
-    received = bytearray(byte)
-    try:
-        received += await reader.readexactly(1)
-        length = received[1]
-        if length < MIN_LENGTH:
-            raise FrameError(
-                f"frame length {length} is under the minimum {MIN_LENGTH}", received=bytes(received)
-            )
-        received += await reader.readexactly(length - 1)
-    except asyncio.IncompleteReadError as error:
-        received += error.partial
-        raise MeterConnectionError(
-            f"connection closed mid-frame after {len(received)} bytes", received=bytes(received)
-        ) from None
-    return bytes(received)
+        chunk = await reader.read(scanner.wanted())
+        if not chunk:
+            raise scanner.closed_error()
+        frame = scanner.feed(chunk)
+        if frame is not None:
+            return frame
 
 
 def clock_drift_seconds(meter_time: datetime, sent: datetime, received: datetime) -> int:
@@ -628,6 +766,12 @@ def clock_drift_seconds(meter_time: datetime, sent: datetime, received: datetime
     """
     midpoint = sent + (received - sent) / 2
     return round((meter_time + timedelta(seconds=0.5) - midpoint).total_seconds())
+
+
+def exchange_drift_seconds(meter_time: datetime, exchange: Exchange) -> int:
+    """Drift measured at the exchange that carried the clock: from when its request went out to
+    when its answer was whole, not counting the wait for the request gap or earlier attempts."""
+    return clock_drift_seconds(meter_time, exchange.sent_at, exchange.received_at)
 
 
 def _pass_on_error(to: asyncio.Queue[Any], workers: asyncio.Future[Any]) -> None:

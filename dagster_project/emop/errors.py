@@ -126,6 +126,67 @@ class ConnectionRefusedByMeter(MeterConnectionError):
 
 
 class MeterUnreachableError(EmopError):
-    """Not tried: an earlier request to the same meter already failed to connect."""
+    """Not tried: an earlier failure already ended the read of this meter (no connection, a
+    meter given up for its NAKs, or a meter whose identity is wrong or unconfirmed)."""
 
     retryable = False
+
+
+class TooManyNaksError(EmopError):
+    """The meter answered too many requests in a row with a NAK about the frame itself: it is
+    given up for this conversation, since every further request would cost retries for nothing."""
+
+    retryable = False
+
+    def __init__(self, count: int, code: int, **context: object) -> None:
+        try:
+            name = AckNak(code).name
+        except ValueError:
+            name = "UNKNOWN"
+        super().__init__(
+            f"given up after {count} consecutive NAKs, last code {code} ({name})",
+            **context,  # type: ignore[arg-type]
+        )
+        self.count = count
+        self.code = code
+        self.code_name = name
+
+
+class IdentityMismatchError(EmopError):
+    """The meter at a registered address reports another serial than the registry's: nothing
+    it says is used and nothing is written to it.
+
+    Raised before the caller's own request is sent (unless that request was the serial read
+    itself), hence `request_sent` False: a top-up token never left this machine."""
+
+    retryable = False
+    request_sent = False
+
+    def __init__(self, registered: str, reported: str, address: str, **context: object) -> None:
+        super().__init__(
+            f"identity mismatch at {address}: registered serial {registered!r}, "
+            f"the meter reports {reported!r}",
+            **context,  # type: ignore[arg-type]
+        )
+        self.registered = registered
+        self.reported = reported
+        self.address = address
+
+
+class IdentityUnconfirmedError(EmopError):
+    """The serial read that must precede a request failed, so the request was not sent.
+
+    It wraps the serial read's error (`cause`), keeping its retryability; `request_sent` is
+    False because the caller's request itself never left this machine."""
+
+    request_sent = False
+
+    def __init__(self, cause: EmopError, **context: object) -> None:
+        super().__init__(
+            "not sent: the meter's identity could not be confirmed, reading "
+            f"{cause.object_name or 'its serial'} failed with {cause.kind}: {cause.message}",
+            received=cause.received,
+            **context,  # type: ignore[arg-type]
+        )
+        self.cause = cause
+        self.retryable = cause.retryable

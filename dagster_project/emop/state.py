@@ -7,14 +7,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .errors import EmopError, MeterUnreachableError
+from .errors import (
+    DecodeError,
+    EmopError,
+    IdentityMismatchError,
+    MeterUnreachableError,
+    NakError,
+    TooManyNaksError,
+)
 from .tariffs import Tariff
 from .values import ElementRegisters
+
+#: Errors that are answers from the meter: a read stopped by one still reached the meter.
+_ANSWERS = (NakError, TooManyNaksError, IdentityMismatchError, DecodeError)
 
 
 @dataclass(frozen=True)
 class MeterEndpoint:
-    """Where a meter answers, and the serial it is known by (for messages)."""
+    """Where a meter answers, and the serial it is known by. The client checks that the meter
+    reports this serial before using its answers or writing to it (None: no check)."""
 
     host: str
     port: int = 8080
@@ -28,7 +39,8 @@ class MeterEndpoint:
 
 @dataclass
 class MeterState:
-    """One snapshot of a meter. A value is None when its read failed; `errors` says why."""
+    """One snapshot of a meter. A value is None when its read failed; `errors` says why, and
+    `read_ok` lists the objects read successfully, in read order."""
 
     meter: MeterEndpoint
     polled_at: datetime
@@ -49,17 +61,31 @@ class MeterState:
     tariffs_active: Tariff | None = None
     tariffs_future: Tariff | None = None
     errors: dict[str, EmopError] = field(default_factory=dict)
+    read_ok: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     @property
+    def contacted(self) -> bool:
+        """At least one object was read from the meter, its identity confirmed (objects are
+        only read once the meter reports the registered serial, when the registry gives one)."""
+        return bool(self.read_ok)
+
+    @property
+    def partial(self) -> bool:
+        """Contacted, but some object failed: the values read are good, the others missing."""
+        return self.contacted and bool(self.errors)
+
+    @property
     def reachable(self) -> bool:
-        """False when the meter could not be talked to at all (every read failed to connect)."""
-        return self.serial is not None or not any(
-            isinstance(error, MeterUnreachableError) for error in self.errors.values()
-        )
+        """False when the meter could not be talked to at all: the read stopped at a failure
+        to connect or to get an answer, before anything was read."""
+        if self.serial is not None or self.read_ok:
+            return True
+        stopped = any(isinstance(error, MeterUnreachableError) for error in self.errors.values())
+        return not stopped or isinstance(self.first_error, _ANSWERS)
 
     @property
     def emergency_credit(self) -> Decimal | None:
@@ -107,6 +133,9 @@ class MeterState:
             )
         }
         out["meter"] = {"host": self.meter.host, "port": self.meter.port}
+        out["read_ok"] = list(self.read_ok)
+        out["contacted"] = self.contacted
+        out["partial"] = self.partial
         out["errors"] = {
             name: {"kind": error.kind, "message": str(error)} for name, error in self.errors.items()
         }

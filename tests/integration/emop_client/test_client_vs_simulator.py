@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from dagster_project.emop import objects as o
-from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.client import STATE_OBJECTS, ClientSettings, EmopClient
 from dagster_project.emop.connection_slots import LocalConnectionSlots
 from dagster_project.emop.errors import (
     ConnectionRefusedByMeter,
@@ -146,6 +146,25 @@ def test_each_fault_is_reported_with_its_cause(faulty_fleet_states, fault: str) 
         assert_matches_truth(state, truth, skip=frozenset({"voltage"} if fault == "nak" else ()))
     if fault == "offline":
         assert not state.reachable
+
+
+@pytest.mark.parametrize("fault", [None, *FAULTS.values()])
+def test_each_outcome_says_what_was_read(faulty_fleet_states, fault: str | None) -> None:
+    state, _ = faulty_fleet_states[fault]
+    # Meters that never answer a whole frame are not contacted; the others are, and those
+    # that refused some object (or stopped answering after the serial) are partial reads.
+    contacted = fault not in ("offline", "silent", "slow", "truncated", "bad_crc")
+    assert state.contacted == contacted
+    assert state.partial == (fault in ("nak", "too_soon"))
+    assert state.read_ok == [obj.name for obj in STATE_OBJECTS if obj.name not in state.errors]
+    if fault == "too_soon":
+        assert state.read_ok == [o.SERIAL.name]
+    out = state.to_json()
+    assert (out["read_ok"], out["contacted"], out["partial"]) == (
+        state.read_ok,
+        state.contacted,
+        state.partial,
+    )
 
 
 def test_slow_meter_is_read_when_the_timeout_allows() -> None:

@@ -90,6 +90,7 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
         {"timeout_seconds": 0},
         {"min_gap_seconds": -1},
         {"max_concurrent_meters": 0},
+        {"max_consecutive_naks": 0},
     ],
 )
 def test_settings_refuse_nonsense(bad: dict) -> None:
