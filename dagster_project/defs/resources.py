@@ -83,6 +83,13 @@ class EmopSettings(ConfigurableResource):
     reuse_connections: bool = Field(
         False, description="One TCP connection per meter read instead of one per request."
     )
+    max_consecutive_naks: int = Field(
+        6,
+        description=(
+            "NAKs in a row (bad frame, length or address) after which a meter is given up "
+            "for this read, with the NAK code named."
+        ),
+    )
     max_connections_per_esco: int | None = Field(
         None,
         description=(
@@ -121,6 +128,7 @@ class EmopSettings(ConfigurableResource):
             min_gap_seconds=self.min_gap_seconds,
             max_concurrent_meters=self.max_concurrent_meters,
             reuse_connections=self.reuse_connections,
+            max_consecutive_naks=self.max_consecutive_naks,
         )
 
 

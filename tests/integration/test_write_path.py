@@ -52,6 +52,9 @@ from dagster_project.write_path import WriteReport, run_write_path
 from tests.fleet_thread import FleetThread
 from tests.simulated import QUICK_EMOP, write_fleet_registry
 
+#: A fault that hits only the token's write: the serial read before it is answered.
+TOKEN_WRITE = (o.PREPAY_TOKEN.object_id,)
+
 FLOWS = str(Path(sys.executable).with_name("flows"))
 QUICK = QUICK_EMOP.client_settings()
 POLICY = WriteRetryPolicy()  # first retry after 15 minutes
@@ -363,8 +366,9 @@ def test_a_token_whose_answer_is_lost_credits_once_and_the_retry_learns_it_was_a
     queue(conn, meter, token)
     before = balance(meter)
 
-    # The meter gets the token and credits it; half its answer is lost on the way back.
-    fleet_thread.call(fleet.set_fault(meter.index, "truncated"))
+    # The meter confirms who it is, gets the token and credits it; half its answer to the
+    # token is lost on the way back.
+    fleet_thread.call(fleet.set_fault(meter.index, "truncated", TOKEN_WRITE))
     now = datetime.now(UTC)
     assert run_at(url, now).token_outcomes == {"unknown": 1}
     assert balance(meter) == before + credit
@@ -392,7 +396,8 @@ def test_a_token_whose_request_is_lost_is_sent_again_and_credits_once(
     queue(conn, meter, token)
     before = balance(meter)
 
-    fleet_thread.call(fleet.set_fault(meter.index, "silent"))  # takes it, never answers
+    # Confirms who it is, then takes the token and never answers.
+    fleet_thread.call(fleet.set_fault(meter.index, "silent", TOKEN_WRITE))
     now = datetime.now(UTC)
     assert run_at(url, now).token_outcomes == {"unknown": 1}
     assert balance(meter) == before

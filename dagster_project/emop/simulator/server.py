@@ -112,6 +112,7 @@ class SimMeter:
         "active",
         "delay",
         "fault",
+        "fault_ids",
         "fleet",
         "gap",
         "garbage",
@@ -134,13 +135,21 @@ class SimMeter:
         self.last_response = float("-inf")
         self._apply_fault(spec.fault)
 
-    def _apply_fault(self, fault: str | None) -> None:
+    def _apply_fault(self, fault: str | None, objects: Iterable[int] | None = None) -> None:
         config = self.fleet.config
         self.fault = fault
         self.gap = config.gap_for(fault)
         self.delay = config.slow_seconds if fault == SLOW else config.latency_seconds
         self.nak_ids = frozenset(config.nak_object_ids) if fault == NAK else _NO_NAKS
+        self.fault_ids = None if objects is None else frozenset(objects)
         self.garbage = garbage_for(config.seed, self.spec.index) if fault == GARBAGE else b""
+
+    def fault_for(self, request: bytes) -> str | None:
+        """The meter's fault, if it applies to this request frame: every request, or only those
+        for the objects set_fault named (a token's write, say)."""
+        if self.fault is None or self.fault_ids is None:
+            return self.fault
+        return self.fault if int.from_bytes(request[12:15], "big") in self.fault_ids else None
 
     # identity, for tests and the registry
     @property
@@ -258,7 +267,8 @@ class MeterConnection(asyncio.Protocol):
             if meter.gap and fleet.loop.time() - meter.last_response < meter.gap:
                 self._reset()
                 return
-            if meter.fault == SILENT:
+            fault = meter.fault_for(raw)
+            if fault == SILENT:
                 continue
             delay = meter.delay
             time_source = fleet.time
@@ -272,17 +282,16 @@ class MeterConnection(asyncio.Protocol):
             )
             if delay > 0:
                 self.busy = True
-                fleet.loop.call_later(delay, self._send, response)
+                fleet.loop.call_later(delay, self._send, response, fault)
             else:
-                self._send(response)
+                self._send(response, fault)
 
-    def _send(self, response: bytes) -> None:
+    def _send(self, response: bytes, fault: str | None) -> None:
         self.busy = False
         if self.closed:
             return
         meter = self.meter
         meter.last_response = meter.fleet.loop.time()
-        fault = meter.fault
         transport = self.transport
         assert transport is not None
         if fault is None:
@@ -475,13 +484,17 @@ class SimulatedFleet:
             partial(MeterConnection, meter), sock=meter._sock, backlog=64
         )
 
-    async def set_fault(self, index: int, fault: str | None) -> None:
-        """Change one meter's fault while serving (e.g. take it offline and back)."""
+    async def set_fault(
+        self, index: int, fault: str | None, objects: Iterable[int] | None = None
+    ) -> None:
+        """Change one meter's fault while serving (e.g. take it offline and back). With
+        `objects` (ids), a fault of its answers (silent, truncated, bad CRC, noise) hits only
+        requests for those objects, and the meter answers the rest as usual."""
         if fault is not None and fault not in FAULT_KINDS:
             raise ValueError(f"unknown fault {fault!r}")
         meter = self.meter(index)
         was_offline = meter.fault == OFFLINE
-        meter._apply_fault(fault)
+        meter._apply_fault(fault, objects)
         if not self.started:
             return
         if fault == OFFLINE and not was_offline:
