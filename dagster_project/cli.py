@@ -21,6 +21,7 @@ import yaml
 
 from dagster_project.cli_connections import connections
 from dagster_project.cli_emop import emop, simulate
+from dagster_project.cli_identity import identity
 from dagster_project.cli_maintenance import partition
 from dagster_project.cli_tariff import tariff
 from dagster_project.cli_topup import topup
@@ -273,6 +274,7 @@ def _listening(path: Path) -> bool:
 db.add_command(partition)
 main.add_command(connections)
 main.add_command(emop)
+main.add_command(identity)
 main.add_command(simulate)
 main.add_command(tariff)
 main.add_command(topup)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 
 import click
-import psycopg
 
-from dagster_project.warehouse import connection
+from dagster_project.cli_common import open_database
 from dagster_project.warehouse.connection_leases import connections_in_use, set_limit
 
 #: The cap of every ESCO without a limit of its own (EmopSettings.max_connections_per_esco).
@@ -26,7 +24,7 @@ def connections(context: click.Context) -> None:
         return
     default = os.environ.get(DEFAULT_LIMIT_ENV) or "none (ESCOs without a limit are not capped)"
     click.echo(f"default limit ({DEFAULT_LIMIT_ENV}): {default}")
-    with _database() as conn:
+    with open_database() as conn:
         rows = connections_in_use(conn)
     if not rows:
         click.echo("no ESCO has a limit of its own, and no connection slot is held")
@@ -49,19 +47,10 @@ def limit(esco: uuid.UUID, max_connections: int | None, clear: bool) -> None:
     Runs that start afterwards keep to it; runs already reading keep the limit they began with."""
     if (max_connections is None) == (not clear):
         raise click.UsageError("give MAX_CONNECTIONS, or --clear")
-    with _database() as conn:
+    with open_database() as conn:
         set_limit(conn, esco, None if clear else max_connections)
     if clear:
         click.echo(f"ESCO {esco}: own limit dropped, the default applies")
     else:
         click.echo(f"ESCO {esco}: at most {max_connections} simultaneous meter connections")
     click.echo("runs that start from now on keep to it; runs already reading keep their limit")
-
-
-def _database() -> psycopg.Connection:
-    database = connection.resolve_database()
-    try:
-        return connection.connect(database.url, autocommit=True)
-    except psycopg.OperationalError as error:
-        click.echo(f"error: database {database.display_url}: {error}", err=True)
-        sys.exit(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -47,6 +47,7 @@ from dagster_project.topups import (
     masked,
 )
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import registered_meters
 from dagster_project.warehouse.tariff_store import cancel_changes_of_gone_meters
 from dagster_project.warehouse.write_store import (
@@ -94,8 +95,12 @@ def plan_work(
     changes: Iterable[TariffChange],
     tokens: Iterable[QueuedToken],
     now: datetime,
+    blocked: Mapping[uuid.UUID, str] | None = None,
 ) -> tuple[list[MeterWork], list[tuple[TariffChange, TariffChange]], dict[str, str]]:
-    """Who gets what this run: work per meter, changes superseded now, meters left waiting."""
+    """Who gets what this run: work per meter, changes superseded now, meters left waiting.
+    `blocked` meters (an identity mismatch no operator has resolved) are left waiting with
+    the reason given."""
+    blocked = blocked or {}
     by_id = {meter.id: meter for meter in meters}
     changes_by_meter: dict[uuid.UUID, list[TariffChange]] = defaultdict(list)
     for change in changes:
@@ -121,6 +126,8 @@ def plan_work(
             waiting[serial] = "not in the meter registry"
         elif not meter.polled:
             waiting[serial] = f"not contacted: {meter.not_polled_reason}"
+        elif meter_id in blocked:
+            waiting[serial] = blocked[meter_id]
         else:
             work.append(MeterWork(meter, due_tokens, plan.push, plan.displaced))
     return work, superseded, waiting
@@ -262,7 +269,11 @@ def run_write_path(
         # Before planning, so that a meter gone from the registry takes no part in it.
         cancelled = cancel_changes_of_gone_meters(conn, clock())
         work, superseded, waiting = plan_work(
-            registered_meters(conn), open_changes(conn), open_tokens(conn), clock()
+            registered_meters(conn),
+            open_changes(conn),
+            open_tokens(conn),
+            clock(),
+            blocked=writes_blocked(conn),
         )
 
         async def go() -> WriteReport:
@@ -276,6 +287,17 @@ def run_write_path(
         report = runner.run(go())
     note_cancelled(report, cancelled)
     return report
+
+
+def writes_blocked(conn: psycopg.Connection) -> dict[uuid.UUID, str]:
+    """Meters no write may reach: an unresolved identity mismatch, with what to do about it."""
+    return {
+        mismatch.meter_id: (
+            f"blocked: {mismatch.message} (since {mismatch.first_seen:%Y-%m-%d %H:%M} UTC); "
+            f"check the meter, then `flows identity resolve {mismatch.serial} --by NAME`"
+        )
+        for mismatch in unresolved_mismatches(conn)
+    }
 
 
 def note_cancelled(report: WriteReport, cancelled: list[Cancellation]) -> None:

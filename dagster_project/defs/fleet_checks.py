@@ -25,6 +25,7 @@ from pydantic import Field
 from dagster_project.quality import fleet_rules
 from dagster_project.quality.fleet_rules import Thresholds, Verdict
 from dagster_project.warehouse import fleet_health
+from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import syncs_to_check
 
 from .resources import WarehouseResource
@@ -162,12 +163,27 @@ def registry_meter_disagreement_check(warehouse: WarehouseResource) -> AssetChec
     return check_result(fleet_rules.judge_flag_disagreements(disagreements))
 
 
+@asset_check(
+    asset=METER_SYNC_SNAPSHOTS,
+    name="identity_mismatches",
+    description=(
+        "Meters whose registered address answers with another serial (a swapped SIM, a "
+        "reassigned address): error until an operator resolves each (`flows identity`)."
+    ),
+)
+def identity_mismatch_check(warehouse: WarehouseResource) -> AssetCheckResult:
+    with warehouse.connect() as conn:
+        mismatches = unresolved_mismatches(conn)
+    return check_result(fleet_rules.judge_identity(mismatches))
+
+
 fleet_health_checks = [
     clock_drift_check,
     csq_drop_check,
     fleet_outage_check,
     balance_anomaly_check,
     registry_meter_disagreement_check,
+    identity_mismatch_check,
 ]
 
 

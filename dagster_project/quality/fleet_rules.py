@@ -21,6 +21,7 @@ from dagster_project.warehouse.fleet_health import (
     SignalDrop,
     SyncOutcome,
 )
+from dagster_project.warehouse.identity_store import IdentityMismatch
 
 Severity = Literal["WARN", "ERROR"]
 #: Meters listed in a verdict's table; the count always covers all of them.
@@ -132,6 +133,33 @@ def judge_outage(outcome: SyncOutcome | None, thresholds: Thresholds) -> Verdict
         summary=summary,
         meters=[] if passed else [{"serial": s, "error": e} for s, e in outcome.failures],
         counts={"failed": outcome.failed, "attempted": outcome.attempted, "failed_share": share},
+    )
+
+
+def judge_identity(mismatches: Sequence[IdentityMismatch]) -> Verdict:
+    """An error: a device at a registered address says it is another meter. Nothing it says
+    is stored and nothing is written to it until an operator resolves it."""
+    meters = [
+        {
+            "serial": m.serial,
+            "mismatch": m.message,
+            "since": m.first_seen,
+            "last_seen": m.last_seen,
+        }
+        for m in mismatches
+    ]
+    summary = (
+        f"{len(mismatches)} meter(s) answer with another serial: writes to them are blocked "
+        "until `flows identity resolve`"
+        if mismatches
+        else "every meter reached is the one registered at its address"
+    )
+    return Verdict(
+        passed=not mismatches,
+        severity="ERROR",
+        summary=summary,
+        meters=meters,
+        counts={"identity_mismatches": len(mismatches)},
     )
 
 

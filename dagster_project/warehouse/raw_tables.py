@@ -128,6 +128,20 @@ METER_REGISTRY_REJECTS = RawTable(
     ),
 )
 
+#: An operator's word that a meter's identity mismatch is dealt with (the registry corrected, or
+#: the device checked): mismatches seen before it no longer block writes to the meter.
+METER_IDENTITY_RESOLUTIONS = RawTable(
+    "meter_identity_resolutions",
+    _columns(
+        "meter_id uuid!",
+        "serial text!",
+        "resolved_at timestamptz!",
+        "resolved_by text!",
+        "note text",
+    ),
+    ("primary key (meter_id, resolved_at)",),
+)
+
 METER_SYNCS = RawTable(
     "meter_syncs",
     _columns(
@@ -342,6 +356,7 @@ TOPUP_LOG = RawTable(
 RAW_TABLES: tuple[RawTable, ...] = (
     METER_REGISTRY,
     METER_REGISTRY_REJECTS,
+    METER_IDENTITY_RESOLUTIONS,
     METER_SYNCS,
     METER_SYNC_SNAPSHOTS,
     PROFILE_LOG_1,
@@ -361,6 +376,10 @@ _INDEXES = (
     "create index if not exists meter_sync_snapshots_polled "
     "on flows_raw.meter_sync_snapshots (polled_at)",
     "create index if not exists meter_syncs_finished on flows_raw.meter_syncs (finished_at desc)",
+    # Identity mismatches are rare: a partial index finds them without reading every snapshot.
+    "create index if not exists meter_sync_snapshots_identity_mismatch "
+    "on flows_raw.meter_sync_snapshots (meter_id, polled_at desc) "
+    "where error_class = 'IdentityMismatchError'",
     # The checks of a run read the syncs that run landed, one per bucket.
     "create index if not exists meter_syncs_run on flows_raw.meter_syncs (run_id)",
     "create index if not exists profile_log_1_timestamp_brin "

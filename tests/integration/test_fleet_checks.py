@@ -137,6 +137,7 @@ def test_a_healthy_fleet_passes_every_check(healthy) -> None:
             "fleet_outage": True,
             "balance_anomalies": True,
             "registry_meter_disagreements": True,
+            "identity_mismatches": True,
         }
 
 

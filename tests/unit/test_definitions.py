@@ -200,6 +200,7 @@ FLEET = {
     "fleet_outage",
     "balance_anomalies",
     "registry_meter_disagreements",
+    "identity_mismatches",
 }
 
 
@@ -212,6 +213,7 @@ def test_fleet_checks_sit_on_the_assets_they_judge() -> None:
         ("flows_raw/meter_sync_snapshots", "fleet_outage"),
         ("flows/meter_prepay_balance", "balance_anomalies"),
         ("flows/meter_registry", "registry_meter_disagreements"),
+        ("flows_raw/meter_sync_snapshots", "identity_mismatches"),
         ("flows_raw/meter_sync_snapshots", "raw_snapshots_structure"),
         ("flows_raw/meter_sync_snapshots", "raw_snapshots_plausible"),
     } <= checks
