@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dagster_project.emop import objects as o
 from dagster_project.emop.errors import MeterUnreachableError
 from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
 from dagster_project.registry import not_polled_reason
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
 OK = "ok"
+#: The meter answered, but refused or garbled some objects: what it did answer lands.
+PARTIAL = "partial"
 FAILED = "failed"
 SKIPPED = "skipped"
 
@@ -69,8 +73,41 @@ def esco_of(meters: Iterable[RegisteredMeter]) -> Callable[[MeterEndpoint], str 
     return lambda endpoint: by_endpoint.get(endpoint)
 
 
+#: Each value a snapshot holds, and the objects it is read from. A value is read when all its
+#: objects are; the marts take each value from the latest snapshot that read it.
+VALUE_OBJECTS: dict[str, tuple[o.EmopObject, ...]] = {
+    "balance": (o.PREPAY_BALANCE,),
+    "csq": (o.CSQ,),
+    "voltage": (o.VOLTAGE,),
+    "clock": (o.CLOCK,),
+    "element_a": (o.ELEMENT_A,),
+    "element_b": (o.ELEMENT_B,),
+    "hardware": (o.HARDWARE,),
+    "firmware": (o.FIRMWARE,),
+    "prepay_enabled": (o.PREPAY_ENABLED,),
+    "dst_enabled": (o.DST_FLAG,),
+    "tariffs_active": tuple(ACTIVE_TARIFF_OBJECTS.values()),
+    # Read with nothing scheduled, the future set is empty: read, yet null.
+    "tariffs_future": tuple(FUTURE_TARIFF_OBJECTS.values()),
+}
+
+
 def outcome_of(state: MeterState) -> str:
-    return OK if state.ok else FAILED
+    """ok: every object read; partial: the meter answered (any exchange succeeded) but some
+    objects failed; failed: nothing was read."""
+    if state.ok:
+        return OK
+    return PARTIAL if state.contacted else FAILED
+
+
+def values_read(state: MeterState) -> list[str]:
+    """The snapshot's values whose every object was read, in VALUE_OBJECTS order."""
+    read = set(state.read_ok)
+    return [
+        value
+        for value, objects in VALUE_OBJECTS.items()
+        if all(obj.name in read for obj in objects)
+    ]
 
 
 def main_error(state: MeterState) -> tuple[str | None, str | None]:
@@ -98,6 +135,7 @@ def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) 
         "object_errors": (
             {name: {"kind": e.kind, "message": str(e)} for name, e in state.errors.items()} or None
         ),
+        "values_read": values_read(state),
         "balance": state.prepay_balance,
         "emergency_credit": state.emergency_credit,
         "clock_time_diff_seconds": state.clock_time_diff_seconds,
@@ -144,6 +182,8 @@ class SyncSummary:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    #: Meters that answered but not for every object (counted in ok: they were reached).
+    partial: int = 0
     duration_seconds: float = 0.0
     #: error class -> serials of the meters that failed with it
     errors_by_class: dict[str, list[str]] = field(default_factory=dict)
@@ -167,8 +207,9 @@ def summarize(
     timings: list[tuple[str, float]] = []
     for state in states:
         serial = state.meter.serial or state.meter.label
-        if state.ok:
+        if state.ok or state.contacted:
             summary.ok += 1
+            summary.partial += not state.ok
         else:
             summary.failed += 1
             error_class, _ = main_error(state)
@@ -189,6 +230,7 @@ def total(summaries: Iterable[SyncSummary], slowest: int = 5) -> SyncSummary:
         combined.ok += summary.ok
         combined.failed += summary.failed
         combined.skipped += summary.skipped
+        combined.partial += summary.partial
         combined.duration_seconds = max(combined.duration_seconds, summary.duration_seconds)
         for name, serials in summary.errors_by_class.items():
             by_class[name].extend(serials)

@@ -169,6 +169,10 @@ METER_SYNC_SNAPSHOTS = RawTable(
         "error_class text",
         "error_message text",
         "object_errors jsonb",
+        # The values whose every object was read (fleet_sync.VALUE_OBJECTS): a partial read
+        # lands what it got, and a future tariff read as "nothing scheduled" is told from one
+        # that was not read at all.
+        "values_read text[]",
         "balance numeric",
         "emergency_credit numeric",
         "clock_time_diff_seconds int4",

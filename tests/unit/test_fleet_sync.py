@@ -6,9 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from dagster_project.emop import objects as o
 from dagster_project.emop.errors import ConnectionRefusedByMeter, MeterUnreachableError, NakError
 from dagster_project.emop.state import MeterEndpoint, MeterState
-from dagster_project.emop.tariffs import Tariff
+from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS, Tariff
 from dagster_project.emop.values import ElementRegisters
 from dagster_project.fleet_buckets import Bucket
 from dagster_project.fleet_sync import (
@@ -21,6 +22,7 @@ from dagster_project.fleet_sync import (
     summarize,
     sync_id_for_run,
     total,
+    values_read,
 )
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
@@ -148,3 +150,34 @@ def test_the_bucket_table_has_a_line_per_bucket_in_key_order() -> None:
         {Bucket(1, 2): SyncSummary(ok=4, failed=1), Bucket(0, 2): SyncSummary(ok=5, skipped=2)}
     )
     assert table.splitlines()[2:] == ["| 00-of-02 | 5 | 0 | 2 |", "| 01-of-02 | 4 | 1 | 0 |"]
+
+
+def test_a_meter_that_refuses_one_object_is_partial_and_lands_what_it_read() -> None:
+    refused = NakError(5, meter="EML1", object_name="prepay_balance")
+    read = [o.SERIAL, o.HARDWARE, o.CSQ, o.CLOCK, *ACTIVE_TARIFF_OBJECTS.values()]
+    partial = state(
+        1,
+        serial="EML0000000001",
+        csq=12,
+        clock_time_diff_seconds=-4,
+        tariffs_active=TARIFF,
+        read_ok=[obj.name for obj in read],
+        errors={"prepay_balance": refused},
+    )
+    row = as_dict(snapshot_row(SYNC, meter(1), partial))
+    assert row["outcome"] == "partial"
+    assert (row["error_class"], set(row["object_errors"])) == ("NakError", {"prepay_balance"})
+    assert (row["csq"], row["clock_time_diff_seconds"], row["balance"]) == (12, -4, None)
+    assert row["values_read"] == ["csq", "clock", "hardware", "tariffs_active"]
+    # Contact counts as reached: the summary counts it ok, and partial.
+    summary = summarize([partial], skipped=0, started=T0, finished=T0)
+    assert (summary.ok, summary.partial, summary.failed) == (1, 1, 0)
+
+
+def test_a_future_set_read_empty_is_read_though_null() -> None:
+    future = state(1, read_ok=[obj.name for obj in FUTURE_TARIFF_OBJECTS.values()])
+    row = as_dict(snapshot_row(SYNC, meter(1), future))
+    assert row["tariffs_future"] is None and row["values_read"] == ["tariffs_future"]
+    # One object of the set missing: not read.
+    names = [obj.name for obj in FUTURE_TARIFF_OBJECTS.values()][1:]
+    assert values_read(state(1, read_ok=names)) == []
