@@ -1,7 +1,7 @@
 {{ config(materialized='view') }}
 
--- Active meters with no successful contact for at least the offline threshold; a meter never
--- reached at all has no last_online. A view, so "now" is the time of the query.
+-- Polled meters with no successful contact (any exchange the meter answered, a partial read
+-- too) for at least the offline threshold; a meter never reached at all has no last_online. A view, so "now" is the time of the query.
 with
 
 contact as (
@@ -11,7 +11,7 @@ contact as (
         registry.serial,
         registry.name,
         registry.esco,
-        shadows.balance_updated_at as last_online
+        shadows.last_contact_at as last_online
     from {{ ref('meter_registry') }} as registry
     inner join {{ ref('meter_shadows') }} as shadows on registry.id = shadows.id
     where registry.polled

@@ -11,7 +11,8 @@ readings as (
         polled_at as "timestamp",
         {{ health_of('outcome') }} as health,
         error_class,
-        {{ health_details_of('outcome', 'error_class', 'error_message') }} as health_details
+        {{ health_details_of('outcome', 'error_class', 'error_message', 'object_errors') }}
+            as health_details
     from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
     where
         outcome <> 'skipped'
