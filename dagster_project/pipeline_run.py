@@ -2,7 +2,9 @@
 
 Without a database URL it runs on the embedded PostgreSQL and against a simulated fleet served
 from a background thread; it loads the registry, syncs every meter, downloads yesterday's and
-today's logs, builds the dbt models with their checks, and stops whatever it started.
+today's logs, builds the dbt models with their checks, and stops the simulated fleet. It holds
+a lease on the embedded server while it runs: the server is stopped by its last user, so runs
+side by side on one checkout do not stop it under each other.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import AssetCheckEvaluation, DagsterInstance
 
 from dagster_project.defs.registry import REGISTRY_CSV_ENV
 from dagster_project.defs.sync import all_buckets_tags
 from dagster_project.paths import state_dir
-from dagster_project.warehouse import connection, embedded
+from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
@@ -89,50 +92,105 @@ def log_partitions(now: datetime) -> list[str]:
 
 
 class PipelineFailed(Exception):
-    def __init__(self, run_id: str, job: str) -> None:
-        super().__init__(f"{job} run {run_id} failed; see the log above")
+    def __init__(self, run_id: str | None, job: str, reason: str = "see the log above") -> None:
+        what = f"{job} run {run_id} failed" if run_id else f"{job} failed"
+        super().__init__(f"{what}; {reason}")
         self.run_id = run_id
+        self.job = job
 
 
 def run_pipeline(options: RunOptions) -> RunReport:
+    with connection.use_database("flows run") as (target, lease):
+        try:
+            return _run_pipeline(options, target)
+        except PipelineFailed as failed:
+            gone = lease.gone() if lease else None
+            if gone is None:
+                raise
+            # The steps' own errors only show the lost connection: say what happened to it.
+            raise PipelineFailed(failed.run_id, failed.job, gone) from failed
+        except psycopg.OperationalError as error:
+            gone = lease.gone() if lease else None
+            if gone is None:
+                raise
+            raise PipelineFailed(None, "flows run", f"{gone} ({error})") from error
+
+
+def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
     from dagster_project.definitions import defs
 
-    started_embedded = connection.configured_url() is None and not embedded.status().running
-    target = connection.resolve_database()
     ensure_dagster_home()
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
-    try:
-        with serve_registry_source(options) as (registry_source, emop_config):
-            run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
-            if emop_config:
-                run_config["resources"] = {"emop": {"config": emop_config}}
-            with DagsterInstance.get() as instance:
-                # The whole fleet in one run: every bucket of the sync, then the rest.
-                jobs: list[tuple[str, str | None, dict[str, str]]] = [
-                    ("flows_pipeline", None, all_buckets_tags())
-                ]
-                jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
-                for job_name, partition, tags in jobs:
-                    result = defs.resolve_job_def(job_name).execute_in_process(
-                        instance=instance,
-                        run_config=run_config,
-                        partition_key=partition,
-                        tags=tags,
-                        raise_on_error=False,
-                    )
-                    run_ids.append(result.run_id)
-                    if not result.success:
-                        raise PipelineFailed(result.run_id, job_name)
-                    evaluations += result.get_asset_check_evaluations()
-        return replace(
-            read_report(target, run_ids, registry_source),
-            checks_passed=sum(evaluation.passed for evaluation in evaluations),
-            check_problems=[check_problem(e) for e in evaluations if not e.passed],
-        )
-    finally:
-        if started_embedded:
-            embedded.stop()
+    with (
+        one_run_at_a_time(target),
+        serve_registry_source(options) as (registry_source, emop_config),
+    ):
+        run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
+        if emop_config:
+            run_config["resources"] = {"emop": {"config": emop_config}}
+        with DagsterInstance.get() as instance:
+            # The whole fleet in one run: every bucket of the sync, then the rest.
+            jobs: list[tuple[str, str | None, dict[str, str]]] = [
+                ("flows_pipeline", None, all_buckets_tags())
+            ]
+            jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
+            for job_name, partition, tags in jobs:
+                result = defs.resolve_job_def(job_name).execute_in_process(
+                    instance=instance,
+                    run_config=run_config,
+                    partition_key=partition,
+                    tags=tags,
+                    raise_on_error=False,
+                )
+                run_ids.append(result.run_id)
+                if not result.success:
+                    raise PipelineFailed(result.run_id, job_name)
+                evaluations += result.get_asset_check_evaluations()
+    return replace(
+        read_report(target, run_ids, registry_source),
+        checks_passed=sum(evaluation.passed for evaluation in evaluations),
+        check_problems=[check_problem(e) for e in evaluations if not e.passed],
+    )
+
+
+#: pg_advisory_lock key held by a `flows run` for its whole run (see one_run_at_a_time).
+RUN_LOCK = 7_301_042_002
+
+
+@contextmanager
+def one_run_at_a_time(target: DatabaseTarget) -> Iterator[None]:
+    """Hold the database's `flows run` lock for the block, waiting (and saying so) while another
+    run holds it.
+
+    Two dbt builds at once replace the same tables and views under each other, and a build
+    drops the views downstream of a table it replaces until it recreates them, so a run reading
+    its report meanwhile finds them missing. Runs queued by Dagster have a limit of one build
+    at a time (deploy/dagster.yaml); a run in process has this lock instead.
+    """
+    me = f"flows run (pid {os.getpid()})"
+    with psycopg.connect(target.url, autocommit=True, application_name=me) as conn:
+        (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
+        if not locked:
+            holder = _lock_holder(conn) or "another flows run"
+            print(f"{holder} is running on {target.display_url}: waiting for it to end", flush=True)
+            conn.execute("select pg_advisory_lock(%s)", (RUN_LOCK,))
+        yield
+        # Ending the session gives the lock back, also when the block raised.
+
+
+def _lock_holder(conn: psycopg.Connection) -> str | None:
+    """The application name of the session holding the run lock (it names its pid)."""
+    row = conn.execute(
+        """
+        select activity.application_name
+        from pg_locks as locks join pg_stat_activity as activity using (pid)
+        where locks.locktype = 'advisory' and locks.granted
+          and locks.classid = %s and locks.objid = %s and locks.objsubid = 1
+        """,
+        (RUN_LOCK >> 32, RUN_LOCK & 0xFFFFFFFF),
+    ).fetchone()
+    return row[0] if row and row[0] else None
 
 
 def check_problem(evaluation: AssetCheckEvaluation) -> str:
