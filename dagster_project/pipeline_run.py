@@ -26,6 +26,7 @@ from dagster_project.defs.sync import all_buckets_tags
 from dagster_project.paths import state_dir
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
+from dagster_project.warehouse.sync_verdicts import held_back
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
 CONSOLE_INFO_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -67,6 +68,9 @@ class RunReport:
     token_sends: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     check_problems: list[str] = field(default_factory=list)
+    #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
+    syncs_awaiting: int = 0
+    syncs_failed: int = 0
 
 
 def default_simulate() -> bool:
@@ -282,6 +286,7 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
                 (run_ids,),
             ).fetchall()
         )
+        awaiting, failed = held_back(conn)
     assert row is not None
     return RunReport(
         run_ids,
@@ -290,7 +295,19 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
         registry_source=registry_source,
         tariff_pushes=pushes,
         token_sends=sends,
+        syncs_awaiting=awaiting,
+        syncs_failed=failed,
     )
+
+
+def _held_back_lines(report: RunReport) -> list[str]:
+    """A line only when some sync is kept out of the marts."""
+    if not report.syncs_awaiting and not report.syncs_failed:
+        return []
+    return [
+        f"  held back:       {report.syncs_awaiting} syncs awaiting the raw checks, "
+        f"{report.syncs_failed} failed them: not in the marts (flows_raw.meter_sync_verdicts)"
+    ]
 
 
 def _outcomes(counts: dict[str, int]) -> str:
@@ -314,6 +331,7 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  registry rows:   {report.registry_rows} loaded, {rejected} rejected",
             f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
+            *_held_back_lines(report),
             f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "
             "(flows.meters_low_balance)",
             f"  offline:         {report.offline} meters with no contact for 3 hours or ever "

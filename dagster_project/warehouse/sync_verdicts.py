@@ -122,18 +122,19 @@ def awaiting_judgement(
     return list(groups.values())
 
 
-def held_back(conn: psycopg.Connection, sync_ids: Sequence[uuid.UUID]) -> dict[str, int]:
-    """Of these syncs, how many the marts do not read: awaiting a verdict, or failed."""
+def held_back(conn: psycopg.Connection) -> tuple[int, int]:
+    """How many landed syncs the marts do not read: awaiting an error-severity verdict, and
+    failed one."""
     (awaiting, failed) = conn.execute(
         sql.SQL(
             """
             select
-                count(distinct sync_id) filter (where passed is null),
-                count(distinct sync_id) filter (where not passed)
-            from {}
-            where sync_id = any(%s) and severity = 'error'
+                count(distinct sync_id) filter (where verdicts.passed is null),
+                count(distinct sync_id) filter (where not verdicts.passed)
+            from {verdicts} as verdicts
+            inner join {syncs} as syncs using (sync_id)
+            where verdicts.severity = 'error' and verdicts.passed is not true
             """
-        ).format(METER_SYNC_VERDICTS.identifier),
-        (list(sync_ids),),
+        ).format(verdicts=METER_SYNC_VERDICTS.identifier, syncs=METER_SYNCS.identifier)
     ).fetchone()
-    return {"awaiting": awaiting, "failed": failed}
+    return awaiting, failed

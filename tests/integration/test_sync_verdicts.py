@@ -23,7 +23,7 @@ from dagster_project.quality.raw_expectations import STRUCTURE_SUITE, SUITE_SEVE
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from dagster_project.warehouse.sync_verdicts import await_judgement
+from dagster_project.warehouse.sync_verdicts import await_judgement, held_back
 from tests.dbt_cli import run_dbt
 from tests.fleet_thread import FleetThread
 from tests.integration.test_raw_checks import CRAFTED_BUCKET, crafted_rows, land
@@ -185,6 +185,7 @@ def test_a_failed_runs_syncs_are_read_only_after_the_next_runs_checks_pass_them(
         (sync_id, suite, None, None) for sync_id in unjudged for suite in SUITE_SEVERITY
     }
 
+    assert held_back(db) == (len(unjudged), 0)  # what `flows run` reports as held back
     # The next build: the rows are in flows_raw, but not in what dbt reads.
     build(private_url)
     assert staged(db, unjudged) == 0
@@ -204,6 +205,7 @@ def test_a_failed_runs_syncs_are_read_only_after_the_next_runs_checks_pass_them(
         (sync_id, suite, True, following.run_id) for sync_id in unjudged for suite in SUITE_SEVERITY
     }
 
+    assert held_back(db) == (0, 0)
     build(private_url)
     assert staged(db, unjudged) == len(BUCKET_OF) - 1  # the meters of buckets 0 and 1
     newer = syncs_of(db, following.run_id)
@@ -245,6 +247,7 @@ def test_an_earlier_sync_that_fails_the_structure_suite_stays_out_of_the_marts(
         ("raw_snapshots_structure", False),
         ("raw_snapshots_plausible", True),
     }
+    assert held_back(db) == (0, 1)
     if db.execute("select to_regclass(%s)", (STAGING,)).fetchone()[0] is None:  # run alone
         build(private_url, "stg_flows_raw__meter_sync_snapshots")
     assert staged(db, [bad]) == 0
