@@ -126,33 +126,33 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
     ensure_dagster_home()
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
-    with (
-        one_run_at_a_time(target),
-        serve_registry_source(options) as (registry_source, emop_config),
-    ):
-        run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
-        if emop_config:
-            run_config["resources"] = {"emop": {"config": emop_config}}
-        with DagsterInstance.get() as instance:
-            # The whole fleet in one run: every bucket of the sync, then the rest.
-            jobs: list[tuple[str, str | None, dict[str, str]]] = [
-                ("flows_pipeline", None, all_buckets_tags())
-            ]
-            jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
-            for job_name, partition, tags in jobs:
-                result = defs.resolve_job_def(job_name).execute_in_process(
-                    instance=instance,
-                    run_config=run_config,
-                    partition_key=partition,
-                    tags=tags,
-                    raise_on_error=False,
-                )
-                run_ids.append(result.run_id)
-                if not result.success:
-                    raise PipelineFailed(result.run_id, job_name)
-                evaluations += result.get_asset_check_evaluations()
+    # The report too is read under the lock: another run's dbt build would drop views under it.
+    with one_run_at_a_time(target):
+        with serve_registry_source(options) as (registry_source, emop_config):
+            run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
+            if emop_config:
+                run_config["resources"] = {"emop": {"config": emop_config}}
+            with DagsterInstance.get() as instance:
+                # The whole fleet in one run: every bucket of the sync, then the rest.
+                jobs: list[tuple[str, str | None, dict[str, str]]] = [
+                    ("flows_pipeline", None, all_buckets_tags())
+                ]
+                jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
+                for job_name, partition, tags in jobs:
+                    result = defs.resolve_job_def(job_name).execute_in_process(
+                        instance=instance,
+                        run_config=run_config,
+                        partition_key=partition,
+                        tags=tags,
+                        raise_on_error=False,
+                    )
+                    run_ids.append(result.run_id)
+                    if not result.success:
+                        raise PipelineFailed(result.run_id, job_name)
+                    evaluations += result.get_asset_check_evaluations()
+        report = read_report(target, run_ids, registry_source)
     return replace(
-        read_report(target, run_ids, registry_source),
+        report,
         checks_passed=sum(evaluation.passed for evaluation in evaluations),
         check_problems=[check_problem(e) for e in evaluations if not e.passed],
     )

@@ -269,7 +269,7 @@ def _holder(path: Path, prune: bool) -> User | None:
         return None
 
 
-def _user_of(path: Path) -> User | None:
+def _user_of(path: Path) -> User:
     try:
         data = json.loads(path.read_text())
         return User(int(data["pid"]), str(data["purpose"]), datetime.fromisoformat(data["since"]))
