@@ -29,7 +29,12 @@ from dagster_project.quality import raw_expectations as rx
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import NO_SYNC, syncs_to_check
-from dagster_project.warehouse.sync_verdicts import Verdict, awaiting_judgement, record_verdicts
+from dagster_project.warehouse.sync_verdicts import (
+    Verdict,
+    awaiting_judgement,
+    record_verdicts,
+    verdicts_table_exists,
+)
 
 from .resources import WarehouseResource
 from .sync import METER_SYNC_SNAPSHOTS
@@ -220,8 +225,10 @@ def record(
     if not verdicts:
         return
     with warehouse.connect() as conn:
-        # A database last written by an earlier version may lack the verdicts table.
-        ensure_raw_tables(conn)
+        # A database last written by an earlier version may lack the verdicts table; creating
+        # it only then keeps the check clear of the DDL locks ensure_raw_tables takes.
+        if not verdicts_table_exists(conn):
+            ensure_raw_tables(conn)
         record_verdicts(conn, verdicts)
 
 

@@ -81,6 +81,11 @@ def record_verdicts(conn: psycopg.Connection, verdicts: Sequence[Verdict]) -> No
         cursor.executemany(query, rows)
 
 
+def verdicts_table_exists(conn: psycopg.Connection) -> bool:
+    name = f"{RAW_SCHEMA}.{METER_SYNC_VERDICTS.name}"
+    return conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is not None
+
+
 @dataclass(frozen=True)
 class AwaitingSyncs:
     """Syncs one run landed that still await a suite's verdict."""
@@ -96,8 +101,7 @@ def awaiting_judgement(
     landed them (a run's buckets are judged together, as its own checks would have); syncs
     with no run are each a group of their own."""
     # A database no sync of this version has written to may not have the table yet.
-    name = f"{RAW_SCHEMA}.{METER_SYNC_VERDICTS.name}"
-    if conn.execute("select to_regclass(%s)", (name,)).fetchone()[0] is None:
+    if not verdicts_table_exists(conn):
         return []
     rows = conn.execute(
         sql.SQL(
