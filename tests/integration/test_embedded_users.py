@@ -170,4 +170,5 @@ def test_a_server_started_by_db_start_is_left_running_by_its_users(env: dict[str
     run = User(env, "flows run")
     run.leave()
     assert embedded.status().running
-    assert embedded.stop()
+    assert flows(env, "db", "stop").stdout.strip() == "embedded PostgreSQL stopped"
+    assert not embedded.status().running
