@@ -56,16 +56,23 @@ def db_start() -> None:
     """Start the embedded server (it keeps running until `flows db stop`)."""
     if _external_database_note():
         return
-    url = embedded.start()
+    url = embedded.start_until_stopped()
     click.echo(f"embedded PostgreSQL running: {url}")
 
 
 @db.command("stop")
-def db_stop() -> None:
-    """Stop the embedded server; its data stays under .flows/."""
+@click.option(
+    "--force", is_flag=True, help="Stop it even while runs use it (they then fail, saying why)."
+)
+def db_stop(force: bool) -> None:
+    """Stop the embedded server; its data stays under .flows/. Refuses while a run uses it."""
     if _external_database_note():
         return
-    if embedded.stop():
+    try:
+        stopped = embedded.stop(force=force)
+    except embedded.EmbeddedServerInUse as error:
+        raise click.ClickException(str(error)) from None
+    if stopped:
         click.echo("embedded PostgreSQL stopped")
     else:
         click.echo("embedded PostgreSQL was not running")
@@ -73,12 +80,14 @@ def db_stop() -> None:
 
 @db.command("status")
 def db_status() -> None:
-    """Say which database is in use and whether the embedded server runs."""
+    """Say which database is in use, whether the embedded server runs, and who uses it."""
     if _external_database_note():
         return
     status = embedded.status()
     if status.running:
         click.echo(f"embedded PostgreSQL running (pid {status.pid}), data in {status.data_dir}")
+        for user in embedded.live_users():
+            click.echo(f"  in use by {user.describe()}")
     else:
         click.echo(f"embedded PostgreSQL stopped, data in {status.data_dir}")
         sys.exit(3)
@@ -158,24 +167,19 @@ def dev(port: int, options: RunOptions) -> None:
     with socket.socket() as probe:
         if probe.connect_ex((UI_HOST, port)) == 0:  # dagster dev would run on without a UI
             raise click.ClickException(f"{UI_HOST}:{port} is in use: stop that or pass --port")
-    started_embedded = connection.configured_url() is None and not embedded.status().running
-    target = connection.resolve_database()
-    pipeline_run.ensure_dagster_home()
-    try:
-        with (
-            pipeline_run.serve_registry_source(options) as (source, emop_config),
-            tempfile.TemporaryDirectory(prefix="flows-dev-") as scratch,
-        ):
-            click.echo(f"flows dev: {source}")
-            click.echo(f"  database: {target.display_url}")
-            click.echo(f"  UI:       http://{UI_HOST}:{port} (Ctrl-C stops it)")
-            env = dict(os.environ)
-            for name, value in emop_config.items():  # settings in the environment win
-                env.setdefault(EMOP_ENV_PREFIX + name.upper(), str(value))
-            returncode = _serve(port, Path(scratch), env)
-    finally:
-        if started_embedded:
-            embedded.stop()
+    with (
+        connection.use_database("flows dev") as (target, _),
+        pipeline_run.serve_registry_source(options) as (source, emop_config),
+        tempfile.TemporaryDirectory(prefix="flows-dev-") as scratch,
+    ):
+        pipeline_run.ensure_dagster_home()
+        click.echo(f"flows dev: {source}")
+        click.echo(f"  database: {target.display_url}")
+        click.echo(f"  UI:       http://{UI_HOST}:{port} (Ctrl-C stops it)")
+        env = dict(os.environ)
+        for name, value in emop_config.items():  # settings in the environment win
+            env.setdefault(EMOP_ENV_PREFIX + name.upper(), str(value))
+        returncode = _serve(port, Path(scratch), env)
     sys.exit(returncode)
 
 

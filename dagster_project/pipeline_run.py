@@ -2,7 +2,9 @@
 
 Without a database URL it runs on the embedded PostgreSQL and against a simulated fleet served
 from a background thread; it loads the registry, syncs every meter, downloads yesterday's and
-today's logs, builds the dbt models with their checks, and stops whatever it started.
+today's logs, builds the dbt models with their checks, and stops the simulated fleet. It holds
+a lease on the embedded server while it runs: the server is stopped by its last user, so runs
+side by side on one checkout do not stop it under each other.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import AssetCheckEvaluation, DagsterInstance
 
 from dagster_project.defs.registry import REGISTRY_CSV_ENV
 from dagster_project.defs.sync import all_buckets_tags
 from dagster_project.paths import state_dir
-from dagster_project.warehouse import connection, embedded
+from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
+from dagster_project.warehouse.sync_verdicts import held_back
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
 CONSOLE_INFO_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -64,6 +68,9 @@ class RunReport:
     token_sends: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     check_problems: list[str] = field(default_factory=list)
+    #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
+    syncs_awaiting: int = 0
+    syncs_failed: int = 0
 
 
 def default_simulate() -> bool:
@@ -89,20 +96,38 @@ def log_partitions(now: datetime) -> list[str]:
 
 
 class PipelineFailed(Exception):
-    def __init__(self, run_id: str, job: str) -> None:
-        super().__init__(f"{job} run {run_id} failed; see the log above")
+    def __init__(self, run_id: str | None, job: str, reason: str = "see the log above") -> None:
+        what = f"{job} run {run_id} failed" if run_id else f"{job} failed"
+        super().__init__(f"{what}; {reason}")
         self.run_id = run_id
+        self.job = job
 
 
 def run_pipeline(options: RunOptions) -> RunReport:
+    with connection.use_database("flows run") as (target, lease):
+        try:
+            return _run_pipeline(options, target)
+        except PipelineFailed as failed:
+            gone = lease.gone() if lease else None
+            if gone is None:
+                raise
+            # The steps' own errors only show the lost connection: say what happened to it.
+            raise PipelineFailed(failed.run_id, failed.job, gone) from failed
+        except psycopg.OperationalError as error:
+            gone = lease.gone() if lease else None
+            if gone is None:
+                raise
+            raise PipelineFailed(None, "flows run", f"{gone} ({error})") from error
+
+
+def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
     from dagster_project.definitions import defs
 
-    started_embedded = connection.configured_url() is None and not embedded.status().running
-    target = connection.resolve_database()
     ensure_dagster_home()
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
-    try:
+    # The report too is read under the lock: another run's dbt build would drop views under it.
+    with one_run_at_a_time(target):
         with serve_registry_source(options) as (registry_source, emop_config):
             run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
             if emop_config:
@@ -125,14 +150,51 @@ def run_pipeline(options: RunOptions) -> RunReport:
                     if not result.success:
                         raise PipelineFailed(result.run_id, job_name)
                     evaluations += result.get_asset_check_evaluations()
-        return replace(
-            read_report(target, run_ids, registry_source),
-            checks_passed=sum(evaluation.passed for evaluation in evaluations),
-            check_problems=[check_problem(e) for e in evaluations if not e.passed],
-        )
-    finally:
-        if started_embedded:
-            embedded.stop()
+        report = read_report(target, run_ids, registry_source)
+    return replace(
+        report,
+        checks_passed=sum(evaluation.passed for evaluation in evaluations),
+        check_problems=[check_problem(e) for e in evaluations if not e.passed],
+    )
+
+
+#: pg_advisory_lock key held by a `flows run` for its whole run (see one_run_at_a_time).
+RUN_LOCK = 7_301_042_002
+
+
+@contextmanager
+def one_run_at_a_time(target: DatabaseTarget) -> Iterator[None]:
+    """Hold the database's `flows run` lock for the block, waiting (and saying so) while another
+    run holds it.
+
+    Two dbt builds at once replace the same tables and views under each other, and a build
+    drops the views downstream of a table it replaces until it recreates them, so a run reading
+    its report meanwhile finds them missing. Runs queued by Dagster have a limit of one build
+    at a time (deploy/dagster.yaml); a run in process has this lock instead.
+    """
+    me = f"flows run (pid {os.getpid()})"
+    with psycopg.connect(target.url, autocommit=True, application_name=me) as conn:
+        (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
+        if not locked:
+            holder = _lock_holder(conn) or "another flows run"
+            print(f"{holder} is running on {target.display_url}: waiting for it to end", flush=True)
+            conn.execute("select pg_advisory_lock(%s)", (RUN_LOCK,))
+        yield
+        # Ending the session gives the lock back, also when the block raised.
+
+
+def _lock_holder(conn: psycopg.Connection) -> str | None:
+    """The application name of the session holding the run lock (it names its pid)."""
+    row = conn.execute(
+        """
+        select activity.application_name
+        from pg_locks as locks join pg_stat_activity as activity using (pid)
+        where locks.locktype = 'advisory' and locks.granted
+          and locks.classid = %s and locks.objid = %s and locks.objsubid = 1
+        """,
+        (RUN_LOCK >> 32, RUN_LOCK & 0xFFFFFFFF),
+    ).fetchone()
+    return row[0] if row and row[0] else None
 
 
 def check_problem(evaluation: AssetCheckEvaluation) -> str:
@@ -224,6 +286,7 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
                 (run_ids,),
             ).fetchall()
         )
+        awaiting, failed = held_back(conn)
     assert row is not None
     return RunReport(
         run_ids,
@@ -232,7 +295,19 @@ def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str
         registry_source=registry_source,
         tariff_pushes=pushes,
         token_sends=sends,
+        syncs_awaiting=awaiting,
+        syncs_failed=failed,
     )
+
+
+def _held_back_lines(report: RunReport) -> list[str]:
+    """A line only when some sync is kept out of the marts."""
+    if not report.syncs_awaiting and not report.syncs_failed:
+        return []
+    return [
+        f"  held back:       {report.syncs_awaiting} syncs awaiting the raw checks, "
+        f"{report.syncs_failed} failed them: not in the marts (flows_raw.meter_sync_verdicts)"
+    ]
 
 
 def _outcomes(counts: dict[str, int]) -> str:
@@ -256,6 +331,7 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  registry rows:   {report.registry_rows} loaded, {rejected}",
             f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
+            *_held_back_lines(report),
             f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "
             "(flows.meters_low_balance)",
             f"  offline:         {report.offline} meters with no contact for 3 hours or ever "

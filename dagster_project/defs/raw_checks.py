@@ -1,6 +1,11 @@
 """Great Expectations suites on the raw sync snapshots as asset checks: a broken structure blocks
 the marts, implausible values warn. Each checks the syncs its run landed (one per bucket), else
-those of the latest run."""
+those of the latest run, and records its verdict on each of them (warehouse/sync_verdicts.py).
+
+Each also judges the syncs that still await its verdict because the run that landed them ended
+without it (that run failed after landing some buckets, say): dbt staging does not read a sync
+before it has passed the structure suite, so no build reads such rows unjudged. The check's own
+pass or fail is about its run's syncs; the earlier ones' verdicts are in its metadata."""
 
 # No `from __future__ import annotations`: Dagster reads the check functions' hints at runtime.
 import uuid
@@ -14,6 +19,7 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
+    DagsterInstance,
     MetadataValue,
     asset_check,
 )
@@ -21,7 +27,14 @@ from psycopg import sql
 
 from dagster_project.quality import raw_expectations as rx
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
+from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import NO_SYNC, syncs_to_check
+from dagster_project.warehouse.sync_verdicts import (
+    Verdict,
+    awaiting_judgement,
+    record_verdicts,
+    verdicts_table_exists,
+)
 
 from .resources import WarehouseResource
 from .sync import METER_SYNC_SNAPSHOTS
@@ -68,8 +81,46 @@ def load_rows(warehouse: WarehouseResource, run_id: str, columns: Sequence[str])
         return SyncRows(sync_ids, chosen, read_syncs(conn, sync_ids, columns))
 
 
+#: At most this many earlier syncs are judged by one check (oldest first); the rest wait for the
+#: next. A backlog builds up only where syncs land without their checks.
+MAX_EARLIER_SYNCS = 64
+#: Why a check judged syncs another run landed.
+LEFT_UNJUDGED = "left unjudged by the run that landed them"
+
+
+def earlier_rows(
+    context: AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    suite: str,
+    own: Sequence[uuid.UUID],
+    columns: Sequence[str],
+) -> list[SyncRows]:
+    """The syncs awaiting this suite's verdict whose runs have ended, one group per run."""
+    with warehouse.connect() as conn:
+        groups = [
+            group
+            for group in awaiting_judgement(conn, suite, own, MAX_EARLIER_SYNCS)
+            # A run still going judges its own syncs.
+            if not run_in_progress(context.instance, group.run_id)
+        ]
+        return [
+            SyncRows(group.sync_ids, LEFT_UNJUDGED, read_syncs(conn, group.sync_ids, columns))
+            for group in groups
+        ]
+
+
+def run_in_progress(instance: DagsterInstance, run_id: str | None) -> bool:
+    """Whether the run is known to this instance and not finished (a run of another instance,
+    or none, has nothing left to do)."""
+    run = instance.get_run_by_id(run_id) if run_id else None
+    return run is not None and not run.is_finished
+
+
 def check_result(
-    rows: SyncRows, result: rx.SuiteResult, severity: AssetCheckSeverity
+    rows: SyncRows,
+    result: rx.SuiteResult,
+    severity: AssetCheckSeverity,
+    earlier: Sequence[tuple[SyncRows, rx.SuiteResult]] = (),
 ) -> AssetCheckResult:
     subject = _syncs_named(rows.sync_ids)
     failures = [
@@ -86,7 +137,7 @@ def check_result(
     return AssetCheckResult(
         passed=result.passed,
         severity=severity,
-        description=f"{subject}: {result.summary()}",
+        description=f"{subject}: {result.summary()}{_earlier_note(earlier)}",
         metadata={
             "sync_ids": ", ".join(map(str, rows.sync_ids)) or "none",
             "sync_chosen": rows.chosen,
@@ -96,7 +147,27 @@ def check_result(
             "failures": MetadataValue.md(rx.failures_markdown(result)),
             "failures_json": MetadataValue.json(failures),
             "validation_seconds": round(result.seconds, 2),
+            "earlier_syncs_judged": sum(len(group.sync_ids) for group, _ in earlier),
+            "earlier_syncs_failed": ", ".join(
+                str(sync_id)
+                for group, outcome in earlier
+                if not outcome.passed
+                for sync_id in group.sync_ids
+            )
+            or "none",
         },
+    )
+
+
+def _earlier_note(earlier: Sequence[tuple[SyncRows, rx.SuiteResult]]) -> str:
+    if not earlier:
+        return ""
+    judged = sum(len(group.sync_ids) for group, _ in earlier)
+    failed = [
+        sync_id for group, result in earlier if not result.passed for sync_id in group.sync_ids
+    ]
+    return f"; also judged {judged} earlier sync(s) {LEFT_UNJUDGED}: " + (
+        f"{len(failed)} failed ({', '.join(map(str, failed))})" if failed else "all passed"
     )
 
 
@@ -114,12 +185,55 @@ def run_suite(
     suite: str,
     severity: AssetCheckSeverity,
 ) -> AssetCheckResult:
-    rows = load_rows(warehouse, context.run.run_id, rx.columns_read(suite))
-    result = rx.validate(rows.frame, suite, now=datetime.now(UTC))
+    columns = rx.columns_read(suite)
+    rows = load_rows(warehouse, context.run.run_id, columns)
+    earlier = earlier_rows(context, warehouse, suite, rows.sync_ids, columns)
+    now = datetime.now(UTC)
+    result = rx.validate(rows.frame, suite, now=now)
     context.log.info(
         "%s on %s (%s): %s", suite, _syncs_named(rows.sync_ids), rows.chosen, result.summary()
     )
-    return check_result(rows, result, severity)
+    judged = [(group, rx.validate(group.frame, suite, now=now)) for group in earlier]
+    for group, outcome in judged:
+        log = context.log.info if outcome.passed else context.log.warning
+        log("%s on %s %s: %s", suite, _syncs_named(group.sync_ids), group.chosen, outcome.summary())
+    record(warehouse, context.run.run_id, suite, now, [(rows, result), *judged])
+    return check_result(rows, result, severity, judged)
+
+
+def record(
+    warehouse: WarehouseResource,
+    run_id: str,
+    suite: str,
+    now: datetime,
+    judged: Sequence[tuple[SyncRows, rx.SuiteResult]],
+) -> None:
+    """The verdict on each sync judged, which dbt staging reads."""
+    verdicts = [
+        Verdict(
+            sync_ids=rows.sync_ids,
+            suite=suite,
+            severity=rx.SUITE_SEVERITY[suite],
+            passed=result.passed,
+            summary=result.summary(),
+            judged_at=now,
+            judged_by_run=run_id,
+        )
+        for rows, result in judged
+        if rows.sync_ids
+    ]
+    if not verdicts:
+        return
+    with warehouse.connect() as conn:
+        # A database last written by an earlier version may lack the verdicts table; creating
+        # it only then keeps the check clear of the DDL locks ensure_raw_tables takes.
+        if not verdicts_table_exists(conn):
+            ensure_raw_tables(conn)
+        record_verdicts(conn, verdicts)
+
+
+def _severity(suite: str) -> AssetCheckSeverity:
+    return AssetCheckSeverity(rx.SUITE_SEVERITY[suite].upper())
 
 
 @asset_check(
@@ -135,7 +249,7 @@ def run_suite(
 def raw_snapshots_structure(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
-    return run_suite(context, warehouse, rx.STRUCTURE_SUITE, AssetCheckSeverity.ERROR)
+    return run_suite(context, warehouse, rx.STRUCTURE_SUITE, _severity(rx.STRUCTURE_SUITE))
 
 
 @asset_check(
@@ -150,7 +264,7 @@ def raw_snapshots_structure(
 def raw_snapshots_plausible(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> AssetCheckResult:
-    return run_suite(context, warehouse, rx.PLAUSIBILITY_SUITE, AssetCheckSeverity.WARN)
+    return run_suite(context, warehouse, rx.PLAUSIBILITY_SUITE, _severity(rx.PLAUSIBILITY_SUITE))
 
 
 raw_snapshot_checks = [raw_snapshots_structure, raw_snapshots_plausible]

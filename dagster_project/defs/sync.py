@@ -2,7 +2,8 @@
 
 The asset is partitioned by hash bucket of meters (fleet_buckets). One run may read one bucket
 (a fanned-out sync: one run per bucket, spread over run workers) or a range of them (the whole
-fleet in one run, as on one machine); either way each bucket lands as a sync of its own.
+fleet in one run, as on one machine); either way each bucket lands as a sync of its own, marked
+as awaiting the raw checks' verdict (warehouse/sync_verdicts.py).
 """
 
 from datetime import UTC, datetime
@@ -47,9 +48,12 @@ from dagster_project.fleet_sync import (
     sync_id_for_run,
     total,
 )
+from dagster_project.quality.raw_expectations import SUITE_SEVERITY
+from dagster_project.warehouse import embedded
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
+from dagster_project.warehouse.sync_verdicts import await_judgement
 
 from .registry import RAW_METER_REGISTRY
 from .resources import EmopSettings, WarehouseResource
@@ -81,11 +85,14 @@ def read_registry(warehouse: WarehouseResource) -> list[RegisteredMeter]:
 
 
 def database_failure(warehouse: WarehouseResource, doing: str, error: Exception) -> Failure:
-    where = warehouse.target().display_url
-    return Failure(
-        description=f"could not {doing} the database {where}: {error}".strip(),
-        metadata={"database": where, "error": str(error)},
-    )
+    target = warehouse.target()
+    where = target.display_url
+    description = f"could not {doing} the database {where}: {error}".strip()
+    # A lost socket says nothing of why; the embedded server's state does.
+    gone = embedded.stopped_note() if target.embedded else None
+    if gone:
+        description += f" ({gone})"
+    return Failure(description=description, metadata={"database": where, "error": str(error)})
 
 
 @asset(
@@ -184,10 +191,20 @@ def _land_bucket(
         bucket=bucket.key,
     )
     try:
-        with warehouse.connect() as conn:
-            return summary, load_sync(conn, header, rows)
+        with warehouse.connect() as conn, conn.transaction():
+            # In one transaction with the rows: no build reads them before the checks judge them.
+            count = load_sync(conn, header, rows)
+            await_judgement(conn, sync_id, SUITE_SEVERITY)
+        return summary, count
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, f"write sync {sync_id} to", error) from error
+    except psycopg.Error as error:
+        # Rows the database refuses (a constraint, a trigger) are refused again on a retry.
+        raise Failure(
+            description=f"the database refused sync {sync_id} (bucket {bucket.key}): {error}",
+            metadata={"sync_id": str(sync_id), "bucket": bucket.key, "error": str(error)},
+            allow_retries=False,
+        ) from error
 
 
 async def _read_fleet(

@@ -208,6 +208,13 @@ SUITES: dict[str, tuple[Rule, ...]] = {
     PLAUSIBILITY_SUITE: PLAUSIBILITY_RULES,
 }
 
+#: How much a failed suite weighs: the marts do not read a sync that failed an `error` suite
+#: (nor one still awaiting its verdict); a `warn` suite only reports.
+SUITE_SEVERITY: dict[str, str] = {
+    STRUCTURE_SUITE: "error",
+    PLAUSIBILITY_SUITE: "warn",
+}
+
 
 @dataclass(frozen=True)
 class BadValue:

@@ -49,6 +49,18 @@ def resolve_database() -> DatabaseTarget:
     return DatabaseTarget(url=embedded.start(), embedded=True)
 
 
+@contextmanager
+def use_database(purpose: str) -> Iterator[tuple[DatabaseTarget, embedded.Lease | None]]:
+    """The database to use for the block, and the lease held on the embedded server when it is
+    the one (see embedded.in_use): the server a command started is stopped by its last user."""
+    url = configured_url()
+    if url is not None:
+        yield DatabaseTarget(url=libpq_url(url), embedded=False), None
+        return
+    with embedded.in_use(purpose) as lease:
+        yield DatabaseTarget(url=lease.url, embedded=True), lease
+
+
 def libpq_url(url: str) -> str:
     """Drop a SQLAlchemy driver suffix (`postgresql+psycopg2://`) so libpq accepts the URL."""
     parts = urlsplit(url)

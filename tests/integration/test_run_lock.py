@@ -1,0 +1,65 @@
+"""Two `flows run` on one database take turns: the second waits for the first, naming it, since
+two dbt builds at once replace each other's tables. Each run is a process of its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from dagster_project.paths import PROJECT_ROOT
+
+# Holds the run lock of the database given, says so, and lets go when told (a line on stdin).
+HOLDER = """
+import sys
+from dagster_project.pipeline_run import one_run_at_a_time
+from dagster_project.warehouse.connection import DatabaseTarget
+
+with one_run_at_a_time(DatabaseTarget(sys.argv[1], embedded=False)):
+    print("holding", flush=True)
+    sys.stdin.readline()
+print("released", flush=True)
+"""
+
+
+def holder(database_url: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLDER, database_url],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def said(process: subprocess.Popen) -> str:
+    assert process.stdout is not None
+    return process.stdout.readline().strip()
+
+
+def release(process: subprocess.Popen) -> None:
+    assert process.stdin is not None
+    process.stdin.write("\n")
+    process.stdin.flush()
+
+
+def test_a_second_run_on_the_database_waits_for_the_first_and_names_it(database_url: str) -> None:
+    first = holder(database_url)
+    try:
+        assert said(first) == "holding"
+        second = holder(database_url)
+        try:
+            waiting = said(second)
+            assert waiting.startswith(f"flows run (pid {first.pid}) is running on ")
+            assert waiting.endswith(": waiting for it to end")
+            release(first)
+            assert said(first) == "released"
+            # Only now, the first having let go, does the second get the lock.
+            assert said(second) == "holding"
+            release(second)
+            assert said(second) == "released"
+        finally:
+            second.kill()
+            second.wait(60)
+    finally:
+        first.kill()
+        first.wait(60)
