@@ -24,8 +24,8 @@ from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
 
 from .registry import RAW_METER_REGISTRY
-from .resources import EmopSettings, WarehouseResource
-from .sync import DATABASE_RETRY, database_failure, read_registry
+from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
+from .sync import read_registry
 
 PROFILE_LOG_1 = AssetKey(["flows_raw", "profile_log_1"])
 METER_EVENT_LOG = AssetKey(["flows_raw", "meter_event_log"])

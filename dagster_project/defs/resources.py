@@ -14,7 +14,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from dagster_project.dbt_project import flows_dbt_project
 from dagster_project.emop.client import ClientSettings
-from dagster_project.warehouse import connection
+from dagster_project.warehouse import connection, embedded
 from dagster_project.warehouse.connection import DatabaseTarget
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 
@@ -56,11 +56,14 @@ DATABASE_RETRY = RetryPolicy(
 
 def database_failure(warehouse: WarehouseResource, doing: str, error: Exception) -> Failure:
     """A Failure that names the database (password masked) and what was being done."""
-    where = warehouse.target().display_url
-    return Failure(
-        description=f"could not {doing} the database {where}: {error}".strip(),
-        metadata={"database": where, "error": str(error)},
-    )
+    target = warehouse.target()
+    where = target.display_url
+    description = f"could not {doing} the database {where}: {error}".strip()
+    # A lost socket says nothing of why; the embedded server's state does.
+    gone = embedded.stopped_note() if target.embedded else None
+    if gone:
+        description += f" ({gone})"
+    return Failure(description=description, metadata={"database": where, "error": str(error)})
 
 
 #: `FLOWS_EMOP_<SETTING>` (e.g. FLOWS_EMOP_MIN_GAP_SECONDS=0.2) replaces a setting's default.

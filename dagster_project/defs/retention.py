@@ -21,8 +21,7 @@ from dagster_project.warehouse.raw_tables import (
     ensure_raw_tables,
 )
 
-from .resources import WarehouseResource
-from .sync import database_failure
+from .resources import WarehouseResource, database_failure
 
 
 class RetentionConfig(Config):

@@ -13,12 +13,9 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
-    Backoff,
     Failure,
-    Jitter,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     StaticPartitionsDefinition,
     asset,
 )
@@ -49,14 +46,13 @@ from dagster_project.fleet_sync import (
     total,
 )
 from dagster_project.quality.raw_expectations import SUITE_SEVERITY
-from dagster_project.warehouse import embedded
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
 from dagster_project.warehouse.sync_verdicts import await_judgement
 
 from .registry import RAW_METER_REGISTRY
-from .resources import EmopSettings, WarehouseResource
+from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
 
 METER_SYNC_SNAPSHOTS = AssetKey(["flows_raw", "meter_sync_snapshots"])
 
@@ -69,12 +65,6 @@ def all_buckets_tags() -> dict[str, str]:
     return {BUCKET_RANGE_START_TAG: keys[0], BUCKET_RANGE_END_TAG: keys[-1]}
 
 
-# A database that went away is worth another go; meters are never the reason for a retry.
-DATABASE_RETRY = RetryPolicy(
-    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
-)
-
-
 def read_registry(warehouse: WarehouseResource) -> list[RegisteredMeter]:
     try:
         with warehouse.connect() as conn:
@@ -82,17 +72,6 @@ def read_registry(warehouse: WarehouseResource) -> list[RegisteredMeter]:
             return registered_meters(conn)
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "read the registry from", error) from error
-
-
-def database_failure(warehouse: WarehouseResource, doing: str, error: Exception) -> Failure:
-    target = warehouse.target()
-    where = target.display_url
-    description = f"could not {doing} the database {where}: {error}".strip()
-    # A lost socket says nothing of why; the embedded server's state does.
-    gone = embedded.stopped_note() if target.embedded else None
-    if gone:
-        description += f" ({gone})"
-    return Failure(description=description, metadata={"database": where, "error": str(error)})
 
 
 @asset(
@@ -139,8 +118,9 @@ def meter_sync(
         loaded += count
     summary = total(summaries.values())
     context.log.info(
-        "sync of %d bucket(s): %d ok, %d failed, %d skipped in %.1f s",
-        len(shares), summary.ok, summary.failed, summary.skipped, summary.duration_seconds,
+        "sync of %d bucket(s): %d ok (%d partial), %d failed, %d skipped in %.1f s",
+        len(shares), summary.ok, summary.partial, summary.failed, summary.skipped,
+        summary.duration_seconds,
     )  # fmt: skip
     sync_ids = [str(sync_id_for_run(context.run_id, bucket.key)) for bucket in shares]
     return MaterializeResult(
@@ -149,6 +129,7 @@ def meter_sync(
             "sync_id": ", ".join(sync_ids),
             "buckets": len(shares),
             "meters_ok": summary.ok,
+            "meters_partial": summary.partial,
             "meters_failed": summary.failed,
             "meters_skipped": summary.skipped,
             "rows_loaded": loaded,

@@ -19,8 +19,8 @@ from dagster_project.tariff_push import WriteRetryPolicy
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.write_path import WriteReport, run_write_path
 
-from .resources import EmopSettings, WarehouseResource
-from .sync import DATABASE_RETRY, METER_SYNC_SNAPSHOTS, database_failure
+from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
+from .sync import METER_SYNC_SNAPSHOTS
 
 TARIFF_PUSH_LOG = AssetKey(["flows_raw", "tariff_push_log"])
 TOPUP_LOG = AssetKey(["flows_raw", "topup_log"])

@@ -50,7 +50,7 @@ SERIAL_PATTERN = f"^(?:{registry.SERIAL_PATTERN.pattern})$"
 CSQ_RANGE = (0, 31)
 #: The polling hosts' clocks and this one may disagree a little; beyond this a time is wrong.
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
-OUTCOMES = ("ok", "failed", "skipped")
+OUTCOMES = ("ok", "partial", "failed", "skipped")
 TARIFF_MONEY_KEYS = (
     "standing_charge",
     "unit_rate_element_a",

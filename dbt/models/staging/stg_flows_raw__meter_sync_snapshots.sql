@@ -25,6 +25,7 @@ select
     error_class,
     error_message,
     object_errors,
+    values_read,
 
     -- readings
     balance,
