@@ -185,7 +185,7 @@ class SyncSummary:
     #: Meters that answered but not for every object (counted in ok: they were reached).
     partial: int = 0
     duration_seconds: float = 0.0
-    #: error class -> serials of the meters that failed with it
+    #: error class -> serials of the meters that failed with it, or were read in part
     errors_by_class: dict[str, list[str]] = field(default_factory=dict)
     #: (serial, seconds) of the slowest meters, slowest first
     slowest: list[tuple[str, float]] = field(default_factory=list)
@@ -209,7 +209,10 @@ def summarize(
         serial = state.meter.serial or state.meter.label
         if state.ok or state.contacted:
             summary.ok += 1
-            summary.partial += not state.ok
+            if not state.ok:  # partial: its failed objects are listed with the failures
+                summary.partial += 1
+                error_class, _ = main_error(state)
+                by_class[error_class or "unknown"].append(serial)
         else:
             summary.failed += 1
             error_class, _ = main_error(state)

@@ -113,18 +113,24 @@ def test_sync_lands_one_row_per_registry_meter_with_the_right_outcome(synced, fl
 
     assert rows[meters[1].serial]["error_class"] == "ConnectionRefusedByMeter"
     assert rows[meters[3].serial]["error_class"] == "MeterTimeoutError"
+    # A meter that refuses one object was reached: partial, and everything else it said lands.
     nak = rows[meters[2].serial]
-    assert nak["outcome"] == "failed" and nak["error_class"] == "NakError"
-    assert nak["balance"] == meters[2].ground_truth().prepay_balance  # the rest still landed
+    assert nak["outcome"] == "partial" and nak["error_class"] == "NakError"
+    truth = meters[2].ground_truth()
+    assert nak["balance"] == truth.prepay_balance
+    assert nak["csq"] == truth.csq
+    assert abs(nak["clock_time_diff_seconds"] - truth.clock_time_diff_seconds) <= 1
     assert nak["voltage"] is None
     assert set(nak["object_errors"]) == {"instantaneous_voltage"}
+    assert "voltage" not in nak["values_read"] and "balance" in nak["values_read"]
     for index in (1, 3):
         assert meters[index].serial in rows[meters[index].serial]["error_message"]
 
 
 def test_sync_metadata_reads_at_a_glance(synced, fleet_thread) -> None:
-    assert synced["meters_ok"].value == 6
-    assert synced["meters_failed"].value == 3
+    assert synced["meters_ok"].value == 7
+    assert synced["meters_partial"].value == 1
+    assert synced["meters_failed"].value == 2
     assert synced["meters_skipped"].value == 1
     errors = synced["errors"].value
     for index, kind in ((1, "ConnectionRefusedByMeter"), (3, "MeterTimeoutError"), (2, "NakError")):
@@ -138,7 +144,7 @@ def test_sync_header_counts_match_the_rows(synced, db) -> None:
         "from flows_raw.meter_syncs where sync_id = any(%s::uuid[])",
         (sync_ids(synced),),
     ).fetchone()
-    assert header == (6, 3, 1)
+    assert header == (7, 2, 1)  # the partial read counts as reached
 
 
 def test_each_bucket_lands_as_a_sync_of_its_own_meters(synced, db) -> None:

@@ -79,6 +79,20 @@ RECENTLY_OFFLINE = METERS["EML2137580761"]  # last contact 5 hours ago
 LONG_OFFLINE = METERS["EML2137580917"]  # last contact 30 hours ago
 HEALTHY = METERS["EML2241000317"]
 PASSIVE = METERS["EML2137581102"]
+# Answers every sync, but an hour ago refused its balance (NAK) while giving the rest.
+PARTIAL = METERS["EML2241000333"]
+PARTIAL_READ = {
+    "outcome": "partial",
+    "error_class": "NakError",
+    "error_message": "meter answered NAK code 5 (OBJECT_NOT_RECOGNISED)",
+    "object_errors": {"prepay_balance": {"kind": "NakError", "message": "NAK 5"}},
+    "values_read": ["csq", "clock", "hardware", "tariffs_active", "tariffs_future"],
+    "balance": None,
+    "emergency_credit": Decimal("15.00000"),
+    "csq": 9,
+    "clock_time_diff_seconds": 33,
+    "tariffs_active": {"standing_charge": 0.51082},
+}
 
 # (hours ago, balance or None for a failed read) per meter; every other active meter answers
 # every sync with £40.
@@ -97,6 +111,7 @@ HISTORY: dict[str, list[tuple[float, Decimal | None]]] = {
     ],
     LONG_OFFLINE["serial"]: [(30, Decimal("3.00000")), (1, None)],
     HEALTHY["serial"]: [(1, Decimal("30.00000"))],
+    PARTIAL["serial"]: [(30, Decimal("25.00000")), (1, None)],
 }
 SINGLE_EXCHANGED = METERS["EML2137581044"]  # registry says EMA1.w, the meter reports C1.w
 NO_DST = METERS["EML2241000325"]  # daylight saving correction off
@@ -131,6 +146,8 @@ def snapshot(sync_id: uuid.UUID, meter: dict[str, str], hours_ago: float, balanc
     )
     if meter["mode"] == "passive":
         values.update(outcome="skipped")
+    elif meter is PARTIAL and balance is None:
+        values.update(PARTIAL_READ, hardware=meter["hardware"])
     elif balance is None:
         values.update(outcome="failed", error_class="MeterTimeoutError", error_message="no answer")
     else:
@@ -345,3 +362,22 @@ def test_docs_generate_and_every_mart_column_is_described(database_url: str) -> 
             if not documented["columns"].get(column, {}).get("description"):
                 undescribed.append(f"{unique_id}.{column}")
     assert undescribed == []
+
+
+@pytest.mark.usefixtures("marts")
+def test_a_partial_read_is_contact_and_moves_on_every_value_it_got(db) -> None:
+    row = db.execute(
+        "select s.balance, s.balance_updated_at, s.csq, s.clock_time_diff_seconds, s.health, "
+        "s.health_details, s.last_contact_at, s.last_healthy_at from flows.meter_shadows s "
+        "join flows.meter_registry r using (id) where r.serial = %s",
+        (PARTIAL["serial"],),
+    ).fetchone()
+    balance, balance_at, csq, drift, health, details, contact, healthy = row
+    # The balance it refused keeps its last good value; what it did answer is current.
+    assert (balance, balance_at) == (Decimal("25.00000"), NOW - timedelta(hours=30))
+    assert (csq, drift) == (9, 33)
+    assert health == "partial"
+    assert details.startswith("partial, failed objects: prepay_balance; NakError: ")
+    assert contact == NOW - timedelta(hours=1) and healthy == NOW - timedelta(hours=30)
+    offline = {row[0] for row in query(db, "select serial from flows.meters_offline_all")}
+    assert PARTIAL["serial"] not in offline
