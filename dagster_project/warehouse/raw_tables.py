@@ -172,7 +172,7 @@ METER_SYNC_SNAPSHOTS = RawTable(
         # The values whose every object was read (fleet_sync.VALUE_OBJECTS): a partial read
         # lands what it got, and a future tariff read as "nothing scheduled" is told from one
         # that was not read at all.
-        "values_read text[]",
+        "values_read jsonb",
         "balance numeric",
         "emergency_credit numeric",
         "clock_time_diff_seconds int4",
@@ -199,7 +199,8 @@ METER_SYNC_SNAPSHOTS = RawTable(
         # polled_at is in the key because partitions need it; a sync still has one row per
         # meter (the loader replaces a sync whole, and the structure check verifies it).
         "primary key (sync_id, meter_id, polled_at)",
-        "check (outcome in ('ok', 'failed', 'skipped'))",
+        "constraint meter_sync_snapshots_outcome_check "
+        "check (outcome in ('ok', 'partial', 'failed', 'skipped'))",
         "check (csq between 0 and 31)",
     ),
     partition_by="polled_at",
@@ -439,6 +440,7 @@ def ensure_raw_tables(conn: psycopg.Connection, today: date | None = None) -> No
             _add_missing_columns(conn, table)
         for statement in _INDEXES:
             conn.execute(statement)
+        _allow_partial_outcome(conn)
         for table in PARTITIONED_TABLES:
             if partitions.is_partitioned(conn, RAW_SCHEMA, table.name):
                 partitions.ensure_month_partitions(conn, RAW_SCHEMA, table.name, months)
@@ -492,6 +494,24 @@ def partition_existing_table(conn: psycopg.Connection, table: RawTable) -> int |
         for statement in _INDEXES:
             conn.execute(statement)
     return moved
+
+
+def _allow_partial_outcome(conn: psycopg.Connection) -> None:
+    """Snapshots tables created before partial reads were recorded refuse the outcome."""
+    (definition,) = conn.execute(
+        "select coalesce(("
+        "  select pg_get_constraintdef(oid) from pg_constraint"
+        "  where conname = 'meter_sync_snapshots_outcome_check'"
+        "  and conrelid = 'flows_raw.meter_sync_snapshots'::regclass"
+        "), '')"
+    ).fetchone()
+    if "partial" not in definition:
+        conn.execute(
+            "alter table flows_raw.meter_sync_snapshots "
+            "drop constraint if exists meter_sync_snapshots_outcome_check, "
+            "add constraint meter_sync_snapshots_outcome_check "
+            "check (outcome in ('ok', 'partial', 'failed', 'skipped'))"
+        )
 
 
 def _add_missing_columns(conn: psycopg.Connection, table: RawTable) -> None:

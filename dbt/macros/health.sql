@@ -25,3 +25,4 @@
         {%- endif %}
     end
 {%- endmacro %}
+
