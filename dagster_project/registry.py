@@ -28,7 +28,12 @@ SERIAL_PATTERN = re.compile(f"{SINGLE_PHASE_SERIAL.pattern}|{THREE_PHASE_SERIAL.
 SERIAL_FORMS = "'EML' and 10 digits, or 'EMP1AX' / 'EMP1CX' and digits (three-phase)"
 THREE_PHASE_MODELS = frozenset({"P1.ax", "P1.cx"})
 MODES = ("active", "passive")
-INSTALLATION_STATUSES = ("enabled", "disabled", "deleted")
+ENABLED = "enabled"
+DISABLED = "disabled"
+#: Taken out of service for good: never polled, left out of the views, its pending writes
+#: cancelled.
+DELETED = "deleted"
+INSTALLATION_STATUSES = (ENABLED, DISABLED, DELETED)
 DEFAULT_PORT = 8080
 #: Longest value of one field, and of one physical line, that the loader accepts. Real rows are
 #: a few hundred characters; the limits keep a file without newlines from filling memory.
@@ -134,14 +139,25 @@ def not_polled_reason(
 ) -> str | None:
     """Why the sync does not contact a meter, or None when it does: only active, enabled,
     single-phase meters are polled."""
-    if installation_status == "deleted":
+    if installation_status == DELETED:
         return NOT_POLLED_DELETED
     if mode != "active":
         return NOT_POLLED_PASSIVE
-    if installation_status == "disabled":
+    if installation_status == DISABLED:
         return NOT_POLLED_DISABLED
     if is_three_phase(serial, hardware):
         return UNSUPPORTED_HARDWARE
+    return None
+
+
+def departure_reason(serial: str, registered: bool, installation_status: str | None) -> str | None:
+    """Why a meter can no longer take a write (a tariff change, a top-up token): it left the
+    registry, or is deleted there. A disabled meter (or one without a status, which counts as
+    enabled) keeps its pending writes: it may come back."""
+    if not registered:
+        return f"meter {serial} left the registry"
+    if installation_status == DELETED:
+        return f"meter {serial} is deleted (installation_status {DELETED!r} in the registry)"
     return None
 
 
@@ -204,7 +220,7 @@ def parse_flag(value: str) -> bool | None:
 
 def parse_installation_status(value: str) -> str:
     if value == "":
-        return "enabled"
+        return ENABLED
     lowered = value.lower()
     if lowered not in INSTALLATION_STATUSES:
         raise FieldError(f"installation_status must be one of {', '.join(INSTALLATION_STATUSES)}")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from dagster_project.emop.tariffs import Tariff
+from dagster_project.registry import departure_reason
 
 UK_TIME = ZoneInfo("Europe/London")
 
@@ -26,8 +27,6 @@ SUPERSEDED = "superseded"
 #: Not an attempt's outcome: the status of a change whose meter left the registry or was
 #: deleted there before the change reached it (recorded with the covered meter).
 CANCELLED = "cancelled"
-#: The registry's installation_status of a meter taken out of service for good.
-DELETED = "deleted"
 
 #: A single-rate meter has no element B register, so its element B rate never charges anything;
 #: zero says so plainly on the meter and in the read-back.
@@ -128,16 +127,6 @@ class Cancellation:
     meter_id: uuid.UUID
     serial: str
     reason: str
-
-
-def departure_reason(serial: str, registered: bool, installation_status: str | None) -> str | None:
-    """Why a meter can no longer take a change: it left the registry, or is deleted there.
-    A disabled meter (or one without a status, which counts as enabled) keeps its changes."""
-    if not registered:
-        return f"meter {serial} left the registry"
-    if installation_status == DELETED:
-        return f"meter {serial} is deleted (installation_status {DELETED!r} in the registry)"
-    return None
 
 
 def cancellations(

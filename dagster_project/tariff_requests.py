@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from dagster_project.emop.tariffs import MAX_RATE, activation_limit_error
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
-from dagster_project.registry import SERIAL_PATTERN
-from dagster_project.tariff_push import DELETED, meter_wall_time
+from dagster_project.registry import DELETED, SERIAL_PATTERN
+from dagster_project.tariff_push import meter_wall_time
 
 UK_TIME = ZoneInfo("Europe/London")
 

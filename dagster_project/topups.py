@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from dagster_project.emop.errors import AckNak, EmopError, NakError
+from dagster_project.registry import departure_reason
 
 TOKEN_DIGITS = 20
 #: Printed tokens come in groups (1234 5678 ... or 1234-5678-...); the separators are dropped.
@@ -35,6 +37,9 @@ REJECTED = "rejected"
 FINAL = frozenset({APPLIED, ALREADY_USED, REJECTED})
 #: Outcomes after which the meter may or may not have credited the token.
 UNCERTAIN = frozenset({SENDING, UNKNOWN})
+#: Not an attempt's outcome: the status of a token whose meter left the registry or was
+#: deleted there before the token reached it (recorded on the token).
+CANCELLED = "cancelled"
 
 
 class TokenFormatError(ValueError):
@@ -126,3 +131,43 @@ def classify(token: QueuedToken, error: EmopError | None) -> SendOutcome:
     if not error.request_sent:
         return SendOutcome(NOT_SENT, f"not sent, the meter could not be reached: {error}")
     return SendOutcome(UNKNOWN, f"sent, but no answer: {error}")
+
+
+@dataclass(frozen=True)
+class TokenCancellation:
+    """A queued token that will never be sent, and why."""
+
+    token_id: uuid.UUID
+    meter_id: uuid.UUID
+    serial: str
+    #: The token as log lines show it (`masked`).
+    shown: str
+    reason: str
+
+
+def token_cancellations(
+    tokens: Iterable[QueuedToken], registry: Mapping[uuid.UUID, str | None]
+) -> list[TokenCancellation]:
+    """The unfinished tokens whose meter is gone. `registry` maps each registry meter's id to
+    its installation_status. A token whose last answer was lost may already be on the meter:
+    the reason says so, because the customer's refund depends on it."""
+    out = []
+    for token in tokens:
+        if token.finished:
+            continue
+        reason = departure_reason(
+            token.serial, token.meter_id in registry, registry.get(token.meter_id)
+        )
+        if reason is None:
+            continue
+        if token.uncertain_attempt is not None:
+            reason += (
+                f"; the answer to attempt {token.uncertain_attempt} was lost, so the meter may "
+                "have credited it: check the meter's credit before refunding"
+            )
+        out.append(
+            TokenCancellation(
+                token.token_id, token.meter_id, token.serial, masked(token.token), reason
+            )
+        )
+    return out

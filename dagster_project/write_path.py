@@ -43,15 +43,18 @@ from dagster_project.topups import (
     APPLIED,
     QueuedToken,
     TokenAttemptResult,
+    TokenCancellation,
     classify,
     masked,
 )
+from dagster_project.topups import CANCELLED as TOKEN_CANCELLED
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import registered_meters
 from dagster_project.warehouse.tariff_store import cancel_changes_of_gone_meters
 from dagster_project.warehouse.write_store import (
     WriteJournal,
+    cancel_tokens_of_gone_meters,
     open_changes,
     open_tokens,
     write_path_lock,
@@ -268,6 +271,7 @@ def run_write_path(
             return None
         # Before planning, so that a meter gone from the registry takes no part in it.
         cancelled = cancel_changes_of_gone_meters(conn, clock())
+        cancelled_tokens = cancel_tokens_of_gone_meters(conn, clock())
         work, superseded, waiting = plan_work(
             registered_meters(conn),
             open_changes(conn),
@@ -285,7 +289,7 @@ def run_write_path(
                 return await path.run(work, superseded, waiting)
 
         report = runner.run(go())
-    note_cancelled(report, cancelled)
+    note_cancelled(report, cancelled, cancelled_tokens)
     return report
 
 
@@ -300,10 +304,20 @@ def writes_blocked(conn: psycopg.Connection) -> dict[uuid.UUID, str]:
     }
 
 
-def note_cancelled(report: WriteReport, cancelled: list[Cancellation]) -> None:
-    """Count the changes cancelled this run and name each, as the attempts' problems are."""
+def note_cancelled(
+    report: WriteReport,
+    cancelled: list[Cancellation],
+    cancelled_tokens: list[TokenCancellation],
+) -> None:
+    """Count the changes and tokens cancelled this run and name each, as the attempts'
+    problems are."""
     if cancelled:
         report.tariff_outcomes[CANCELLED] += len(cancelled)
+    if cancelled_tokens:
+        report.token_outcomes[TOKEN_CANCELLED] += len(cancelled_tokens)
     report.problems += [
         (c.serial, "tariff", f"request {c.request_id} cancelled: {c.reason}") for c in cancelled
+    ]
+    report.problems += [
+        (t.serial, f"token {t.shown}", f"cancelled: {t.reason}") for t in cancelled_tokens
     ]

@@ -346,11 +346,16 @@ TOPUP_TOKENS = RawTable(
         "token text!",
         "requested_by text!",
         "requested_at timestamptz!",
+        # Set by the write path when the meter left the registry or was deleted there before
+        # the token reached it: the token is then never sent.
+        "cancelled_at timestamptz",
+        "cancel_reason text",
     ),
     (
         "primary key (token_id)",
         "unique (meter_id, token)",
         "check (token ~ '^[0-9]{20}$')",
+        "check ((cancelled_at is null) = (cancel_reason is null))",
     ),
 )
 

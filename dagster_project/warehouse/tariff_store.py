@@ -28,7 +28,7 @@ from dagster_project.warehouse.raw_tables import (
     TARIFF_CHANGE_REQUEST_METERS,
     TARIFF_CHANGE_REQUESTS,
 )
-from dagster_project.warehouse.write_store import open_changes
+from dagster_project.warehouse.write_store import installation_statuses, open_changes
 
 METER_REGISTERS = sql.Identifier(*REGISTERS_MART.split("."))
 
@@ -116,14 +116,6 @@ def insert_request(conn: psycopg.Connection, request: TariffChangeRequest) -> No
 
 
 # ---------------------------------------------------------------- meters that have gone
-
-
-def installation_statuses(conn: psycopg.Connection) -> dict[uuid.UUID, str | None]:
-    """Every registry meter's id and installation_status (None counts as enabled)."""
-    rows = conn.execute(
-        sql.SQL("select id, installation_status from {}").format(METER_REGISTRY.identifier)
-    )
-    return dict(rows.fetchall())
 
 
 def record_cancellations(

@@ -22,8 +22,17 @@ from dagster_project.tariff_requests import (
     meter_rates,
     tariff_json_text,
 )
-from dagster_project.topups import FINAL, SENDING, UNCERTAIN, QueuedToken, TokenAttemptResult
+from dagster_project.topups import (
+    FINAL,
+    SENDING,
+    UNCERTAIN,
+    QueuedToken,
+    TokenAttemptResult,
+    TokenCancellation,
+    token_cancellations,
+)
 from dagster_project.warehouse.raw_tables import (
+    METER_REGISTRY,
     TARIFF_CHANGE_REQUEST_METERS,
     TARIFF_PUSH_LOG,
     TOPUP_LOG,
@@ -179,6 +188,8 @@ select
 from flows_raw.topup_tokens as tokens
 left join attempts using (token_id)
 where not coalesce(attempts.flagged, false) and not coalesce(attempts.final, false)
+    -- A cancelled token is over: its meter left the registry or was deleted there.
+    and tokens.cancelled_at is null
 order by tokens.requested_at, tokens.token_id
 """
 
@@ -186,6 +197,39 @@ order by tokens.requested_at, tokens.token_id
 def open_tokens(conn: psycopg.Connection) -> list[QueuedToken]:
     params = {"uncertain": sorted(UNCERTAIN), "final": sorted(FINAL)}
     return [QueuedToken(*row) for row in conn.execute(_TOKENS, params)]
+
+
+# ---------------------------------------------------------------- meters that have gone
+
+
+def installation_statuses(conn: psycopg.Connection) -> dict[uuid.UUID, str | None]:
+    """Every registry meter's id and installation_status (None counts as enabled)."""
+    rows = conn.execute(
+        sql.SQL("select id, installation_status from {}").format(METER_REGISTRY.identifier)
+    )
+    return dict(rows.fetchall())
+
+
+def cancel_tokens_of_gone_meters(
+    conn: psycopg.Connection, now: datetime
+) -> list[TokenCancellation]:
+    """Cancel the unsent tokens whose meter left the registry or is deleted there, in one
+    transaction: nothing could ever send them, and they would otherwise wait for ever. A token
+    already cancelled keeps its first record, so running this again changes nothing."""
+    with conn.transaction():
+        found = token_cancellations(open_tokens(conn), installation_statuses(conn))
+        done = []
+        for cancellation in found:
+            row = conn.execute(
+                sql.SQL(
+                    "update {} set cancelled_at = %s, cancel_reason = %s "
+                    "where token_id = %s and cancelled_at is null returning token_id"
+                ).format(TOPUP_TOKENS.identifier),
+                (now, cancellation.reason, cancellation.token_id),
+            ).fetchone()
+            if row is not None:
+                done.append(cancellation)
+        return done
 
 
 # ---------------------------------------------------------------- attempts

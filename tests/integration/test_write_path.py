@@ -448,6 +448,57 @@ def test_an_offline_meter_gets_its_token_when_it_returns_and_other_meters_are_no
     assert balance(away) == before_away + Decimal(10)
 
 
+def test_tokens_of_a_meter_that_left_the_registry_or_was_deleted_are_cancelled_and_never_sent(
+    fleet_thread: FleetThread, url: str, conn: psycopg.Connection
+) -> None:
+    fleet = fleet_thread.fleet
+    gone, deleted, kept = fleet.meters[1], fleet.meters[2], fleet.meters[0]
+    gone_token = queue(conn, gone, "00500000000000000011")
+    deleted_token = queue(conn, deleted, "00500000000000000012")
+    queue(conn, kept, "00500000000000000013")
+    # The token to the meter later deleted was sent once and its answer was lost.
+    fleet_thread.call(fleet.set_fault(deleted.index, "truncated", TOKEN_WRITE))
+    fleet_thread.call(fleet.set_fault(gone.index, "offline"))
+    now = datetime.now(UTC)
+    assert run_at(url, now).token_outcomes == {"applied": 1, "unknown": 1, "not_sent": 1}
+    fleet_thread.call(fleet.set_fault(deleted.index, None))
+    fleet_thread.call(fleet.set_fault(gone.index, None))
+    before = {meter.serial: balance(meter) for meter in (gone, deleted)}
+
+    conn.execute("delete from flows_raw.meter_registry where serial = %s", (gone.serial,))
+    conn.execute(
+        "update flows_raw.meter_registry set installation_status = 'deleted' where serial = %s",
+        (deleted.serial,),
+    )
+    later = now + timedelta(days=1)
+    report = run_at(url, later)
+    assert report.token_outcomes == {"cancelled": 2}
+    assert {serial for serial, _, _ in report.problems} == {gone.serial, deleted.serial}
+    assert {meter.serial: balance(meter) for meter in (gone, deleted)} == before  # never sent
+
+    rows = {
+        token_id: (at, why)
+        for token_id, at, why in conn.execute(
+            "select token_id, cancelled_at, cancel_reason from flows_raw.topup_tokens "
+            "where cancelled_at is not null"
+        )
+    }
+    assert rows.keys() == {gone_token, deleted_token}
+    assert rows[gone_token] == (later, f"meter {gone.serial} left the registry")
+    cancelled_at, reason = rows[deleted_token]
+    assert cancelled_at == later and f"meter {deleted.serial} is deleted" in reason
+    # Its only attempt may have credited it: whoever refunds the customer is told so.
+    assert "attempt 1 was lost" in reason and "may have credited it" in reason
+
+    # Cancelled is final: a later run, with the meters back, leaves them alone.
+    conn.execute(
+        "update flows_raw.meter_registry set installation_status = 'enabled' where serial = %s",
+        (deleted.serial,),
+    )
+    assert run_at(url, later + timedelta(days=1)).token_outcomes == {}
+    assert balance(deleted) == before[deleted.serial]
+
+
 # ---------------------------------------------------------------- what needs a person
 
 

@@ -16,6 +16,7 @@ from dagster_project.registry import (
     RegistryFileError,
     RegistryRemovalRefused,
     check_removals,
+    departure_reason,
     parse_bool,
     parse_max_removed_share,
     parse_registry_csv,
@@ -325,3 +326,12 @@ def test_bad_max_removed_share_names_the_variable(value: str) -> None:
 def test_not_polled_reason(overrides: dict[str, str], reason: str | None) -> None:
     (meter,) = parse(registry_csv([registry_row(0, **overrides)])).meters
     assert meter.not_polled_reason == reason
+
+
+def test_a_meter_that_left_the_registry_or_is_deleted_gives_the_reason() -> None:
+    assert departure_reason("EML2137580826", False, None) == "meter EML2137580826 left the registry"
+    deleted = departure_reason("EML2137580826", True, "deleted")
+    assert deleted is not None and deleted.startswith("meter EML2137580826 is deleted")
+    # Enabled (no status counts as enabled) and disabled meters keep their pending writes.
+    for status in (None, "enabled", "disabled"):
+        assert departure_reason("EML2137580826", True, status) is None

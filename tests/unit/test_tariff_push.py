@@ -23,7 +23,6 @@ from dagster_project.tariff_push import (
     TariffChange,
     WriteRetryPolicy,
     cancellations,
-    departure_reason,
     meter_wall_time,
     plan_meter,
     read_back_differences,
@@ -243,15 +242,6 @@ def test_tariff_type_is_the_emop_tariff() -> None:
 
 
 # ---------------------------------------------------------------- meters that have gone
-
-
-def test_a_meter_that_left_the_registry_or_is_deleted_gives_the_reason() -> None:
-    assert departure_reason("EML2137580826", False, None) == "meter EML2137580826 left the registry"
-    deleted = departure_reason("EML2137580826", True, "deleted")
-    assert deleted is not None and deleted.startswith("meter EML2137580826 is deleted")
-    # Enabled (or no status yet, which counts as enabled) and disabled meters keep their changes.
-    for status in (None, "enabled", "disabled"):
-        assert departure_reason("EML2137580826", True, status) is None
 
 
 def test_only_unfinished_changes_of_gone_meters_are_cancelled() -> None:

@@ -22,10 +22,12 @@ from dagster_project.topups import (
     SENDING,
     UNKNOWN,
     QueuedToken,
+    TokenCancellation,
     TokenFormatError,
     classify,
     masked,
     parse_token,
+    token_cancellations,
 )
 
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)
@@ -117,3 +119,36 @@ def test_due_tokens() -> None:
     for final in (APPLIED, ALREADY_USED, REJECTED):
         assert not queued(attempts=1, last_outcome=final).due(later)
     assert not queued(attempts=10, last_outcome=UNKNOWN, flagged=True).due(later)
+
+
+def test_only_unfinished_tokens_of_gone_meters_are_cancelled() -> None:
+    gone, deleted, disabled = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    waiting = queued(meter_id=gone, serial="EML2200000001")
+    lost_answer = queued(
+        meter_id=deleted,
+        serial="EML2200000002",
+        attempts=2,
+        last_outcome=NOT_SENT,
+        uncertain_attempt=1,
+    )
+    finished = [
+        queued(meter_id=gone, serial="EML2200000001", attempts=1, last_outcome=APPLIED),
+        queued(meter_id=gone, serial="EML2200000001", attempts=1, last_outcome=REJECTED),
+        queued(meter_id=gone, serial="EML2200000001", attempts=9, flagged=True),
+    ]
+    # A disabled meter may come back: its token waits.
+    kept = queued(meter_id=disabled, serial="EML2200000003")
+    registry = {deleted: "deleted", disabled: "disabled"}
+
+    found = token_cancellations([waiting, lost_answer, *finished, kept], registry)
+    assert found[0] == TokenCancellation(
+        waiting.token_id,
+        gone,
+        "EML2200000001",
+        masked(waiting.token),
+        "meter EML2200000001 left the registry",
+    )
+    assert [c.token_id for c in found] == [waiting.token_id, lost_answer.token_id]
+    reason = found[1].reason
+    assert reason.startswith("meter EML2200000002 is deleted")
+    assert "attempt 1 was lost" in reason and "check the meter's credit" in reason

@@ -55,10 +55,13 @@ select
     latest_attempt.reason as last_reason,
     latest_attempt.next_attempt_after,
     coalesce(attempts.flagged, false) as flagged,
+    tokens.cancelled_at,
+    tokens.cancel_reason,
     case
         when attempts.applied then 'applied'
         when attempts.rejected then 'rejected'
         when attempts.flagged then 'failed'
+        when tokens.cancelled_at is not null then 'cancelled'
         when attempts.attempts > 0 then 'sending'
         else 'queued'
     end as status

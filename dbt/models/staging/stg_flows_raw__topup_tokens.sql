@@ -12,5 +12,9 @@ select
 
     -- request
     requested_by,
-    requested_at
+    requested_at,
+
+    -- the write path's cancellation, when the meter left the registry or was deleted there
+    cancelled_at,
+    cancel_reason
 from {{ source('flows_raw', 'topup_tokens') }}
