@@ -27,7 +27,7 @@ import psycopg
 import pytest
 from dagster import DagsterInstance, materialize
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from dagster_project.definitions import defs
 from dagster_project.defs.registry import meter_registry_raw
@@ -226,14 +226,30 @@ def expand_all_groups(page: Page) -> None:
 
 def zoom_until_named(page: Page, asset_name: str) -> None:
     """Zoom in until the graph spells the asset's name out: a graph fitted to a wide lineage
-    starts zoomed out, where long names are cut short with an ellipsis."""
+    starts zoomed out, where long names are cut short with an ellipsis. The graph first
+    renders, then fits itself to the window: wait until it stops moving before judging."""
     name = page.get_by_text(asset_name, exact=True)
     for _ in range(6):
-        with suppress(AssertionError):
-            expect(name.first).to_be_visible(timeout=3000)
+        # A short name, never cut: where it sits tells whether the graph still moves.
+        anchor = page.get_by_text("meters_low_balance", exact=True).first
+        wait_until_still(page.get_by_role("button", name="zoom_in"), anchor)
+        if name.count() and name.first.is_visible():
             return
         page.get_by_role("button", name="zoom_in").click()
     expect(name.first).to_be_visible(timeout=1)
+
+
+def wait_until_still(ready: Locator, moving: Locator) -> None:
+    """Once `ready` shows, poll `moving`'s box until two looks a moment apart agree (the graph's
+    fit and zoom are animated)."""
+    expect(ready).to_be_visible()
+    before = None
+    for _ in range(50):
+        box = moving.bounding_box()
+        if box is not None and box == before:
+            return
+        before = box
+        moving.page.wait_for_timeout(300)
 
 
 def graph_node(page: Page, asset_name: str):
