@@ -43,9 +43,10 @@ browser:  ## Install Debian's chromium for the browser test, if it is missing (n
 	apt-get update -q && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
-lint: $(INSTALLED)
+lint: $(INSTALLED)  ## Ruff, and the import contracts that keep the layers (pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
@@ -64,8 +65,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # Dagster reads dbt's manifest when it imports the definitions.
-$(MANIFEST): $(INSTALLED) $(DBT_FILES) dagster_project/dbt_project.py
-	$(BIN)/dagster-dbt project prepare-and-package --file dagster_project/dbt_project.py
+$(MANIFEST): $(INSTALLED) $(DBT_FILES) dagster_project/defs/dbt_project.py
+	$(BIN)/dagster-dbt project prepare-and-package --file dagster_project/defs/dbt_project.py
 
 clean:  ## Remove the venv and dbt output (keeps the data under .flows/)
 	rm -rf $(VENV) dbt/target dbt/logs

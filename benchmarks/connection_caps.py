@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.connection_slots import ConnectionSlots, Slot
 from dagster_project.emop.runner import run
-from dagster_project.emop.simulator import FleetConfig, serve_fleet_processes
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator import FleetConfig, serve_fleet_processes
 from dagster_project.warehouse import connection, embedded
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 

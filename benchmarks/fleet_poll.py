@@ -17,8 +17,8 @@ from collections import Counter
 
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.runner import run
-from dagster_project.emop.simulator import FleetConfig, serve_fleet_processes
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator import FleetConfig, serve_fleet_processes
 
 #: read_state's requests: 11 single objects, 6 active and 7 future tariff objects.
 REQUESTS_PER_READ = 24

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from dagster_project.fleet_buckets import BUCKETS_ENV, bucket_sizes
+from dagster_project.domain.fleet_buckets import BUCKETS_ENV, bucket_sizes
 
 SPLIT_COUNTS = (4, 8, 16, 32, 64)
 CYCLE_SECONDS = 15 * 60
@@ -211,7 +211,7 @@ def run_worker(spec: WorkerSpec, process_started: float) -> WorkerResult:
 
     import dagster_project.defs.sync as sync_asset
     from dagster_project.defs.resources import EmopSettings, WarehouseResource
-    from dagster_project.fleet_buckets import BUCKET_RANGE_END_TAG, BUCKET_RANGE_START_TAG
+    from dagster_project.domain.fleet_buckets import BUCKET_RANGE_END_TAG, BUCKET_RANGE_START_TAG
     from dagster_project.warehouse import connection
 
     result = WorkerResult(meters=spec.concurrency)
@@ -347,7 +347,7 @@ def spawn_worker(spec: WorkerSpec, fleet_pids: list[int], log_path: Path) -> Wor
 def measure_shares(
     args: argparse.Namespace, url: str, workdir: Path
 ) -> tuple[Setting, WorkerResult, WorkerResult]:
-    from dagster_project.emop.simulator import FleetConfig, ProcessFleet
+    from dagster_project.simulator import FleetConfig, ProcessFleet
 
     setting = Setting()
     config = FleetConfig(

@@ -39,8 +39,8 @@ import psycopg
 from psycopg import sql
 from sample_tariffs import FUTURE, TARIFF
 
+from dagster_project.domain.registry import RegistryMeter
 from dagster_project.paths import DBT_PROJECT_DIR
-from dagster_project.registry import RegistryMeter
 from dagster_project.warehouse import connection, embedded
 from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,

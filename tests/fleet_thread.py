@@ -9,7 +9,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
+from dagster_project.simulator import FleetConfig, SimulatedFleet
 
 T = TypeVar("T")
 

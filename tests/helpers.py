@@ -9,8 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from dagster_project.domain.registry import COLUMNS
 from dagster_project.paths import PROJECT_ROOT
-from dagster_project.registry import COLUMNS
 
 ESCO = "2f7a3c64-5a0b-4e8e-9d7c-1b9a2e4f6c01"
 

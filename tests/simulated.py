@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from dagster_project.defs.resources import EmopSettings
-from dagster_project.emop.simulator import SimulatedFleet
+from dagster_project.simulator import SimulatedFleet
 
 # Simulated meters need no 2-second gap, and a faulty one should not hold a test up.
 QUICK_EMOP = EmopSettings(

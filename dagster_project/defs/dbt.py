@@ -7,7 +7,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from dagster_project.dbt_project import flows_dbt_project
+from dagster_project.defs.dbt_project import flows_dbt_project
 
 from .resources import WarehouseResource
 

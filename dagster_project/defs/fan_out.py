@@ -20,7 +20,7 @@ from dagster import (
     sensor,
 )
 
-from dagster_project.fleet_buckets import (
+from dagster_project.domain.fleet_buckets import (
     BUCKET_TAG,
     CYCLE_TAG,
     BucketRun,

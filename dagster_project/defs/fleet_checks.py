@@ -1,7 +1,7 @@
 """Fleet-health asset checks on the marts and the sync, and freshness of both.
 
 Thresholds live in one resource (`check_thresholds`), editable in the launchpad; the rules are in
-quality/fleet_rules.py, the queries in warehouse/fleet_health.py.
+domain/rules/fleet_rules.py, the queries in warehouse/fleet_health.py.
 """
 
 from datetime import timedelta
@@ -22,8 +22,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.quality import fleet_rules
-from dagster_project.quality.fleet_rules import Thresholds, Verdict
+from dagster_project.domain.rules import fleet_rules
+from dagster_project.domain.rules.fleet_rules import Thresholds, Verdict
 from dagster_project.warehouse import fleet_health
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import syncs_to_check

@@ -15,11 +15,11 @@ from dagster import (
     asset,
 )
 
+from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
 from dagster_project.emop import runner
 from dagster_project.emop.client import EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
-from dagster_project.fleet_sync import RegisteredMeter, esco_of
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
 

@@ -25,7 +25,7 @@ from dagster import (
 )
 from psycopg import sql
 
-from dagster_project.quality import raw_expectations as rx
+from dagster_project.domain.rules import raw_expectations as rx
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import NO_SYNC, syncs_to_check

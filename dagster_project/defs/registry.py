@@ -20,8 +20,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.paths import DEMO_REGISTRY_CSV
-from dagster_project.registry import (
+from dagster_project.domain.registry import (
     MAX_REMOVED_SHARE_ENV,
     RegistryFileError,
     RegistryReject,
@@ -29,6 +28,7 @@ from dagster_project.registry import (
     parse_max_removed_share,
     read_registry_file,
 )
+from dagster_project.paths import DEMO_REGISTRY_CSV
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import active_meter_ids, replace_registry
 

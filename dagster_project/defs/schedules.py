@@ -15,7 +15,7 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.fleet_buckets import BUCKET_TAG, CYCLE_TAG, fan_out
+from dagster_project.domain.fleet_buckets import BUCKET_TAG, CYCLE_TAG, fan_out
 
 from .jobs import daily_logs_job, fleet_sync_job, flows_pipeline_job
 from .sync import all_buckets_tags, sync_buckets

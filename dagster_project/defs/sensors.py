@@ -8,7 +8,7 @@ import psycopg
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from psycopg.rows import dict_row
 
-from dagster_project.alerts import (
+from dagster_project.domain.alerts import (
     CONDITIONS,
     WEBHOOK_NAME,
     WEBHOOK_URL_ENV,

@@ -20,10 +20,7 @@ from dagster import (
     asset,
 )
 
-from dagster_project.emop import runner
-from dagster_project.emop.client import EmopClient
-from dagster_project.emop.state import MeterEndpoint, MeterState
-from dagster_project.fleet_buckets import (
+from dagster_project.domain.fleet_buckets import (
     BUCKET_RANGE_END_TAG,
     BUCKET_RANGE_START_TAG,
     Bucket,
@@ -32,7 +29,7 @@ from dagster_project.fleet_buckets import (
     parse_bucket_key,
     split_by_bucket,
 )
-from dagster_project.fleet_sync import (
+from dagster_project.domain.fleet_sync import (
     RegisteredMeter,
     SyncSummary,
     buckets_markdown,
@@ -45,8 +42,12 @@ from dagster_project.fleet_sync import (
     sync_id_for_run,
     total,
 )
-from dagster_project.quality.raw_expectations import SUITE_SEVERITY
+from dagster_project.domain.rules.raw_expectations import SUITE_SEVERITY
+from dagster_project.emop import runner
+from dagster_project.emop.client import EmopClient
+from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as METER_SYNC_SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
 from dagster_project.warehouse.sync_verdicts import await_judgement
@@ -154,10 +155,11 @@ def _land_bucket(
     sync_id = sync_id_for_run(run_id, bucket.key)
     polled = [meter for meter in meters if meter.polled]
     states = [state_of[meter.endpoint] for meter in polled]
-    rows = [
+    named = [
         snapshot_row(sync_id, meter, state) for meter, state in zip(polled, states, strict=True)
     ]
-    rows += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
+    named += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
+    rows = [METER_SYNC_SNAPSHOTS_TABLE.row(values) for values in named]
     summary = summarize(
         states, skipped=len(meters) - len(polled), started=started, finished=finished
     )

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from dagster import AssetCheckResult, asset_check
 
-from dagster_project.quality import write_rules
+from dagster_project.domain.rules import write_rules
 from dagster_project.warehouse import write_store
 
 from .fleet_checks import check_result

@@ -15,9 +15,9 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.tariff_push import WriteRetryPolicy
+from dagster_project.domain.tariff_push import WriteRetryPolicy
+from dagster_project.services.write_path import WriteReport, run_write_path
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from dagster_project.write_path import WriteReport, run_write_path
 
 from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
 from .sync import METER_SYNC_SNAPSHOTS

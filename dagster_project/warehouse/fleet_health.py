@@ -1,81 +1,28 @@
 """Queries behind the fleet-health checks: which meters drift, lose signal, fail or misbehave.
 
-Each returns plain rows; deciding what is a warning or an error is quality/fleet_rules.py's job.
+Each returns plain rows (domain/fleet_health.py's types); deciding what is a warning or an
+error is domain/rules/fleet_rules.py's job.
 Only affected meters are looked at in detail, so the cost follows the problems, not the fleet.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 import psycopg
 from psycopg.rows import class_row
 
+from dagster_project.domain.fleet_health import (
+    BalanceBelowFloor,
+    BalanceRise,
+    ClockDrift,
+    FlagDisagreement,
+    SignalDrop,
+    SyncOutcome,
+)
+
 #: The event-log id a meter records when a top-up is applied.
 TOP_UP_EVENT = 48
-
-
-@dataclass(frozen=True)
-class ClockDrift:
-    serial: str
-    drift_seconds: int
-    measured_at: datetime
-    #: The first reading of the current run of readings at or over the threshold.
-    since: datetime
-
-
-@dataclass(frozen=True)
-class SignalDrop:
-    serial: str
-    csq: int
-    median_csq: float | None
-    #: When the meter's CSQ took its current value.
-    since: datetime | None
-
-
-@dataclass(frozen=True)
-class SyncOutcome:
-    #: One sync per bucket the run read.
-    sync_ids: list[uuid.UUID]
-    finished_at: datetime
-    attempted: int
-    failed: int
-    #: (serial, error class) of every failed meter.
-    failures: list[tuple[str, str | None]]
-
-
-@dataclass(frozen=True)
-class FlagDisagreement:
-    """A flag the registry file sets one way and the meter reports the other."""
-
-    serial: str
-    flag: str
-    registry_value: bool
-    meter_value: bool
-    reported_at: datetime
-
-
-@dataclass(frozen=True)
-class BalanceRise:
-    serial: str
-    at: datetime
-    previous_at: datetime
-    previous_balance: Decimal
-    balance: Decimal
-    has_top_up_event: bool
-    #: The meter's logs were downloaded after this rise, so a missing event means something.
-    logs_cover_it: bool
-
-
-@dataclass(frozen=True)
-class BalanceBelowFloor:
-    serial: str
-    balance: Decimal
-    emergency_credit: Decimal
-    since: datetime | None
 
 
 def clock_drifts(conn: psycopg.Connection, threshold_seconds: int) -> list[ClockDrift]:

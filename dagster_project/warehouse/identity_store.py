@@ -7,28 +7,17 @@ operator resolves it (`flows identity resolve`); a mismatch seen after that bloc
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from dagster_project.domain.fleet_health import IdentityMismatch
 from dagster_project.warehouse.raw_tables import METER_IDENTITY_RESOLUTIONS
 
 #: The error class the sync records for a device that reports another serial.
 IDENTITY_MISMATCH = "IdentityMismatchError"
-
-
-@dataclass(frozen=True)
-class IdentityMismatch:
-    meter_id: uuid.UUID
-    serial: str
-    #: The latest mismatch's message: the address and both serials.
-    message: str
-    first_seen: datetime
-    last_seen: datetime
 
 
 def unresolved_mismatches(conn: psycopg.Connection) -> list[IdentityMismatch]:

@@ -8,7 +8,7 @@ ON CONFLICT merge costs more than half of it; and a load cut off midway commits 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -46,6 +46,14 @@ class RawTable:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns)
+
+    def row(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A row in the table's column order from named values; a column not named is null.
+        A name the table lacks is a programming error, raised rather than dropped."""
+        unknown = values.keys() - set(self.column_names)
+        if unknown:
+            raise KeyError(f"{self.name} has no column {', '.join(sorted(unknown))}")
+        return tuple(values.get(name) for name in self.column_names)
 
     def create_statement(self) -> sql.Composed:
         parts = [

@@ -9,7 +9,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from dagster_project.registry import RegistryMeter, RegistryReject
+from dagster_project.domain.registry import RegistryMeter, RegistryReject
 from dagster_project.warehouse.raw_tables import METER_REGISTRY, METER_REGISTRY_REJECTS, copy_rows
 
 

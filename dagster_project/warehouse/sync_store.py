@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dagster_project.fleet_sync import RegisteredMeter
+from dagster_project.domain.fleet_sync import RegisteredMeter
 from dagster_project.warehouse.raw_tables import (
     METER_EVENT_LOG,
     METER_SYNC_SNAPSHOTS,

@@ -13,8 +13,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from dagster_project.tariff_push import Cancellation, cancellations
-from dagster_project.tariff_requests import (
+from dagster_project.domain.tariff_push import Cancellation, cancellations
+from dagster_project.domain.tariff_requests import (
     REGISTERS_MART,
     MeterFacts,
     MeterTarget,

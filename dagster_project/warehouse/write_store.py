@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,15 +14,15 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from dagster_project.emop.tariffs import Tariff
-from dagster_project.tariff_push import PushAttempt, TariffChange
-from dagster_project.tariff_requests import (
+from dagster_project.domain.rules.write_rules import StuckWrite
+from dagster_project.domain.tariff_push import PushAttempt, TariffChange
+from dagster_project.domain.tariff_requests import (
     MeterFacts,
     TariffChangeRequest,
     meter_rates,
     tariff_json_text,
 )
-from dagster_project.topups import (
+from dagster_project.domain.topups import (
     FINAL,
     SENDING,
     UNCERTAIN,
@@ -31,6 +31,7 @@ from dagster_project.topups import (
     TokenCancellation,
     token_cancellations,
 )
+from dagster_project.emop.tariffs import Tariff
 from dagster_project.warehouse.raw_tables import (
     METER_REGISTRY,
     TARIFF_CHANGE_REQUEST_METERS,
@@ -293,22 +294,6 @@ def _tariff_jsonb(tariff: Tariff) -> Jsonb:
 
 
 # ---------------------------------------------------------------- what operators must see
-
-
-@dataclass(frozen=True)
-class StuckWrite:
-    """A tariff change or token that needs a person: given up on, or late on its meter."""
-
-    serial: str
-    #: The request id, or the token's last four digits.
-    what: str
-    attempts: int
-    last_outcome: str | None
-    reason: str | None
-    #: The activation time (tariff changes) or when it was queued (tokens).
-    due_at: datetime
-    #: Given up on after the last allowed attempt (else only late).
-    flagged: bool
 
 
 def stuck_tariff_changes(conn: psycopg.Connection, now: datetime) -> list[StuckWrite]:

@@ -34,10 +34,10 @@ from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.schedules import fleet_sync_schedule
 from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, sync_buckets
-from dagster_project.emop.simulator import FleetConfig
-from dagster_project.emop.simulator.config import GARBAGE, NAK, TOO_SOON
-from dagster_project.emop.simulator.identity import assign_faults
 from dagster_project.paths import PROJECT_ROOT
+from dagster_project.simulator import FleetConfig
+from dagster_project.simulator.config import GARBAGE, NAK, TOO_SOON
+from dagster_project.simulator.identity import assign_faults
 from dagster_project.warehouse import connection
 
 SCREENSHOTS_ENV = "FLOWS_SCREENSHOTS_DIR"

@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from dagster import DefaultSensorStatus, Definitions, build_sensor_context
 
-from dagster_project.alerts import (
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.sensors import meter_alerts_sensor
+from dagster_project.domain.alerts import (
     WEBHOOK_URL_ENV,
     Alert,
     AlertDeliveryError,
@@ -27,9 +29,7 @@ from dagster_project.alerts import (
     decode_cursor,
     encode_cursor,
 )
-from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sensors import meter_alerts_sensor
-from dagster_project.registry import parse_registry_csv
+from dagster_project.domain.registry import parse_registry_csv
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables

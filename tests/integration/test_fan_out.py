@@ -27,8 +27,8 @@ from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.schedules import fanned_out_sync_schedule
 from dagster_project.defs.sync import sync_buckets
-from dagster_project.emop.simulator import FleetConfig
-from dagster_project.fleet_buckets import parse_bucket_key
+from dagster_project.domain.fleet_buckets import parse_bucket_key
+from dagster_project.simulator import FleetConfig
 from tests.fleet_thread import FleetThread
 from tests.simulated import QUICK_EMOP, write_fleet_registry
 

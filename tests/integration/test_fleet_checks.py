@@ -22,7 +22,7 @@ from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync import all_buckets_tags, meter_sync
-from dagster_project.emop.simulator import FleetConfig
+from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse.connection import scratch_database
 from tests.fleet_thread import FleetThread
 from tests.simulated import QUICK_EMOP

@@ -19,12 +19,12 @@ from dagster_project.defs.fleet_checks import CheckThresholds, identity_mismatch
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import all_buckets_tags, meter_sync
-from dagster_project.emop.simulator import FleetConfig
-from dagster_project.tariff_push import WriteRetryPolicy
+from dagster_project.domain.tariff_push import WriteRetryPolicy
+from dagster_project.services.write_path import run_write_path, writes_blocked
+from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.write_store import insert_token
-from dagster_project.write_path import run_write_path, writes_blocked
 from tests.fleet_thread import FleetThread
 from tests.helpers import flows
 from tests.simulated import QUICK_EMOP

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from psycopg import sql
 
-from dagster_project.registry import parse_registry_csv
+from dagster_project.domain.registry import parse_registry_csv
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables

@@ -31,9 +31,9 @@ from dagster_project.defs.raw_checks import raw_snapshot_checks, raw_snapshots_s
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
-from dagster_project.emop.simulator import FleetConfig
-from dagster_project.fleet_sync import sync_id_for_run
-from dagster_project.quality.raw_expectations import PLAUSIBILITY_SUITE, STRUCTURE_SUITE
+from dagster_project.domain.fleet_sync import sync_id_for_run
+from dagster_project.domain.rules.raw_expectations import PLAUSIBILITY_SUITE, STRUCTURE_SUITE
+from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import METER_SYNCS

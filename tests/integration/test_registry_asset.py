@@ -9,7 +9,7 @@ from dagster import materialize
 
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.registry import SERIAL_FORMS, UNSUPPORTED_HARDWARE
+from dagster_project.domain.registry import SERIAL_FORMS, UNSUPPORTED_HARDWARE
 from tests.helpers import registry_csv, registry_row
 
 

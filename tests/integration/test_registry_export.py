@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.registry import NOT_POLLED_DISABLED, NOT_POLLED_PASSIVE, UNSUPPORTED_HARDWARE
+from dagster_project.domain.registry import (
+    NOT_POLLED_DISABLED,
+    NOT_POLLED_PASSIVE,
+    UNSUPPORTED_HARDWARE,
+)
 from dagster_project.warehouse.connection import connect, scratch_database
 from tests.helpers import flows
 

@@ -11,7 +11,7 @@ from dagster_project.paths import PROJECT_ROOT
 # Holds the run lock of the database given, says so, and lets go when told (a line on stdin).
 HOLDER = """
 import sys
-from dagster_project.pipeline_run import one_run_at_a_time
+from dagster_project.cli.run import one_run_at_a_time
 from dagster_project.warehouse.connection import DatabaseTarget
 
 with one_run_at_a_time(DatabaseTarget(sys.argv[1], embedded=False)):

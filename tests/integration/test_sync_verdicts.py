@@ -16,10 +16,10 @@ from dagster_project.defs.raw_checks import LEFT_UNJUDGED, raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
-from dagster_project.emop.simulator import FleetConfig
-from dagster_project.fleet_buckets import bucket_count
-from dagster_project.fleet_sync import sync_id_for_run
-from dagster_project.quality.raw_expectations import STRUCTURE_SUITE, SUITE_SEVERITY
+from dagster_project.domain.fleet_buckets import bucket_count
+from dagster_project.domain.fleet_sync import sync_id_for_run
+from dagster_project.domain.rules.raw_expectations import STRUCTURE_SUITE, SUITE_SEVERITY
+from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import ensure_raw_tables

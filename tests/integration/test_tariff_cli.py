@@ -20,15 +20,15 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
+from dagster_project.domain.registry import parse_registry_csv
+from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.paths import PROJECT_ROOT
-from dagster_project.registry import parse_registry_csv
-from dagster_project.tariff_push import WriteRetryPolicy
+from dagster_project.services.write_path import run_write_path
 from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from dagster_project.write_path import run_write_path
 from tests.dbt_cli import run_dbt
 from tests.helpers import registry_csv, registry_row
 from tests.simulated import QUICK_EMOP

@@ -25,18 +25,19 @@ import psycopg
 import pytest
 from psycopg.types.json import set_json_loads
 
-from dagster_project import tariff_requests as tr
+from dagster_project.domain import tariff_requests as tr
+from dagster_project.domain.registry import parse_registry_csv
+from dagster_project.domain.rules import write_rules
+from dagster_project.domain.tariff_push import WriteRetryPolicy, meter_wall_time
+from dagster_project.domain.topups import QueuedToken
 from dagster_project.emop import objects as o
 from dagster_project.emop.client import EmopClient
-from dagster_project.emop.simulator import FleetConfig, SimMeter, token_credit_units
-from dagster_project.emop.simulator.model import MONEY
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.paths import PROJECT_ROOT
-from dagster_project.quality import write_rules
-from dagster_project.registry import parse_registry_csv
-from dagster_project.tariff_push import WriteRetryPolicy, meter_wall_time
-from dagster_project.topups import QueuedToken
+from dagster_project.services.write_path import WriteReport, run_write_path
+from dagster_project.simulator import FleetConfig, SimMeter, token_credit_units
+from dagster_project.simulator.model import MONEY
 from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
@@ -48,7 +49,6 @@ from dagster_project.warehouse.write_store import (
     insert_token,
     open_tokens,
 )
-from dagster_project.write_path import WriteReport, run_write_path
 from tests.fleet_thread import FleetThread
 from tests.simulated import QUICK_EMOP, write_fleet_registry
 

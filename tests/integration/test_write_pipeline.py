@@ -14,15 +14,15 @@ import pytest
 from dagster import materialize
 from psycopg.types.json import set_json_loads
 
-from dagster_project import tariff_requests as tr
 from dagster_project.defs.raw_checks import raw_snapshot_checks
 from dagster_project.defs.registry import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync import all_buckets_tags, meter_sync
 from dagster_project.defs.write_checks import write_checks
 from dagster_project.defs.writes import meter_writes
-from dagster_project.emop.simulator import FleetConfig, token_credit_units
-from dagster_project.emop.simulator.model import MONEY
+from dagster_project.domain import tariff_requests as tr
+from dagster_project.simulator import FleetConfig, token_credit_units
+from dagster_project.simulator.model import MONEY
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target

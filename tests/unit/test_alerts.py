@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dagster_project.alerts import (
+from dagster_project.domain.alerts import (
     WEBHOOK_URL_ENV,
     Alert,
     AlertDeliveryError,

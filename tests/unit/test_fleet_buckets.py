@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from dagster_project.fleet_buckets import (
+from dagster_project.domain.fleet_buckets import (
     Bucket,
     BucketConfigError,
     BucketRun,

@@ -6,20 +6,20 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dagster_project.quality.fleet_rules import (
+from dagster_project.domain.fleet_health import (
+    BalanceBelowFloor,
+    BalanceRise,
+    ClockDrift,
+    SignalDrop,
+    SyncOutcome,
+)
+from dagster_project.domain.rules.fleet_rules import (
     Thresholds,
     judge_balances,
     judge_clock_drift,
     judge_outage,
     judge_signal,
     markdown_table,
-)
-from dagster_project.warehouse.fleet_health import (
-    BalanceBelowFloor,
-    BalanceRise,
-    ClockDrift,
-    SignalDrop,
-    SyncOutcome,
 )
 
 AT = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)

@@ -6,13 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from dagster_project.emop import objects as o
-from dagster_project.emop.errors import ConnectionRefusedByMeter, MeterUnreachableError, NakError
-from dagster_project.emop.state import MeterEndpoint, MeterState
-from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS, Tariff
-from dagster_project.emop.values import ElementRegisters
-from dagster_project.fleet_buckets import Bucket
-from dagster_project.fleet_sync import (
+import pytest
+
+from dagster_project.domain.fleet_buckets import Bucket
+from dagster_project.domain.fleet_sync import (
     RegisteredMeter,
     SyncSummary,
     buckets_markdown,
@@ -24,6 +21,11 @@ from dagster_project.fleet_sync import (
     total,
     values_read,
 )
+from dagster_project.emop import objects as o
+from dagster_project.emop.errors import ConnectionRefusedByMeter, MeterUnreachableError, NakError
+from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS, Tariff
+from dagster_project.emop.values import ElementRegisters
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
 T0 = datetime(2026, 10, 25, 0, 59, 50, tzinfo=UTC)
@@ -44,7 +46,9 @@ def state(number: int, seconds: float = 1.0, **values) -> MeterState:
     )
 
 
-def as_dict(row: tuple) -> dict:
+def as_dict(values: dict) -> dict:
+    """The row as the table stores it: every column, in order (a name it lacks raises)."""
+    row = METER_SYNC_SNAPSHOTS.row(values)
     return dict(zip(METER_SYNC_SNAPSHOTS.column_names, row, strict=True))
 
 
@@ -181,3 +185,8 @@ def test_a_future_set_read_empty_is_read_though_null() -> None:
     # One object of the set missing: not read.
     names = [obj.name for obj in FUTURE_TARIFF_OBJECTS.values()][1:]
     assert values_read(state(1, read_ok=names)) == []
+
+
+def test_a_value_named_for_no_column_is_refused_not_dropped() -> None:
+    with pytest.raises(KeyError, match="meter_sync_snapshots has no column balanse"):
+        METER_SYNC_SNAPSHOTS.row({"serial": "EML0000000001", "balanse": Decimal(1)})

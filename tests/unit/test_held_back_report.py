@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dagster_project.pipeline_run import RunReport, report_text
+from dagster_project.cli.run import RunReport, report_text
 from dagster_project.warehouse.connection import DatabaseTarget
 
 REPORT = RunReport(

@@ -10,7 +10,7 @@ from dagster._config import process_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from dagster_project.defs.resources import EMOP_ENV_PREFIX, EmopSettings
-from dagster_project.fleet_buckets import bucket_count, fan_out
+from dagster_project.domain.fleet_buckets import bucket_count, fan_out
 from dagster_project.paths import PROJECT_ROOT
 
 VALUES = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
@@ -182,4 +182,4 @@ def test_the_image_installs_the_versions_the_tests_ran_with() -> None:
     assert not {"pytest", "playwright", "ruff"} & set(image)
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     assert "-r deploy/requirements-image.lock" in dockerfile
-    assert "prepare-and-package --file dagster_project/dbt_project.py" in dockerfile
+    assert "prepare-and-package --file dagster_project/defs/dbt_project.py" in dockerfile

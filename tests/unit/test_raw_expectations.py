@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from dagster_project.quality import raw_expectations as rx
+from dagster_project.domain.rules import raw_expectations as rx
 
 NOW = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
 TARIFF = {

@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from dagster_project.paths import DEMO_REGISTRY_CSV
-from dagster_project.registry import (
+from dagster_project.domain.registry import (
     DEFAULT_PORT,
     MAX_FIELD_CHARS,
     MAX_LINE_CHARS,
@@ -22,6 +21,7 @@ from dagster_project.registry import (
     parse_registry_csv,
     read_registry_file,
 )
+from dagster_project.paths import DEMO_REGISTRY_CSV
 from tests.helpers import registry_csv, registry_row
 
 

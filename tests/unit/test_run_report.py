@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey
 
-from dagster_project.pipeline_run import RunReport, check_problem, report_text
+from dagster_project.cli.run import RunReport, check_problem, report_text
 from dagster_project.warehouse.connection import DatabaseTarget
 
 

@@ -9,11 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from dagster_project.emop import objects as o
-from dagster_project.emop import values as v
-from dagster_project.emop.errors import EncodeError
-from dagster_project.emop.tariffs import Tariff, future_tariff_writes
-from dagster_project.tariff_push import (
+from dagster_project.domain.tariff_push import (
     FAILED,
     SENT,
     SUPERSEDED,
@@ -29,6 +25,10 @@ from dagster_project.tariff_push import (
     settle,
     tariff_for_meter,
 )
+from dagster_project.emop import objects as o
+from dagster_project.emop import values as v
+from dagster_project.emop.errors import EncodeError
+from dagster_project.emop.tariffs import Tariff, future_tariff_writes
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 METER = uuid.uuid4()

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from dagster_project import tariff_requests as tr
+from dagster_project.domain import tariff_requests as tr
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 ESCO = uuid.UUID("2f7a3c64-5a0b-4e8e-9d7c-1b9a2e4f6c01")

@@ -7,14 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dagster_project.emop.errors import (
-    AckNak,
-    ConnectionRefusedByMeter,
-    MeterConnectionError,
-    MeterTimeoutError,
-    NakError,
-)
-from dagster_project.topups import (
+from dagster_project.domain.topups import (
     ALREADY_USED,
     APPLIED,
     NOT_SENT,
@@ -28,6 +21,13 @@ from dagster_project.topups import (
     masked,
     parse_token,
     token_cancellations,
+)
+from dagster_project.emop.errors import (
+    AckNak,
+    ConnectionRefusedByMeter,
+    MeterConnectionError,
+    MeterTimeoutError,
+    NakError,
 )
 
 NOW = datetime(2027, 1, 5, 9, 0, tzinfo=UTC)

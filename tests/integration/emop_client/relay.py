@@ -9,8 +9,8 @@ import contextlib
 from collections.abc import Callable
 
 from dagster_project.emop import objects as o
-from dagster_project.emop.simulator.server import SimMeter
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator.server import SimMeter
 
 FORWARD = "forward"
 #: Not passed on: the client hears nothing (a lost request).

@@ -23,8 +23,8 @@ from dagster_project.emop.errors import (
     MeterUnreachableError,
     NakError,
 )
-from dagster_project.emop.simulator import FleetConfig, GroundTruth, SimulatedFleet
 from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.simulator import FleetConfig, GroundTruth, SimulatedFleet
 
 # Tight enough that faults cost little time, generous enough for a loaded CI machine.
 # Short, yet with room for a loaded machine (make test runs two test processes beside the

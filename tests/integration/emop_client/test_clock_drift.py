@@ -8,8 +8,8 @@ from statistics import mean
 
 from dagster_project.emop import objects as o
 from dagster_project.emop.client import ClientSettings, EmopClient
-from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator import FleetConfig, SimulatedFleet
 
 from .relay import DROP, FORWARD, Relay, is_read_of
 

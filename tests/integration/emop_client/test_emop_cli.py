@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.registry import parse_registry_csv
+from dagster_project.domain.registry import parse_registry_csv
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 

@@ -10,7 +10,7 @@ import pytest
 from dagster_project.emop import objects as o
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import MeterTimeoutError
-from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
+from dagster_project.simulator import FleetConfig, SimulatedFleet
 
 from .relay import Relay
 

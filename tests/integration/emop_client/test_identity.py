@@ -18,7 +18,7 @@ from dagster_project.emop.errors import (
     MeterTimeoutError,
     MeterUnreachableError,
 )
-from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
+from dagster_project.simulator import FleetConfig, SimulatedFleet
 
 from .relay import DROP, FORWARD, Relay, is_read_of
 

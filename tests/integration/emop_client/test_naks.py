@@ -14,8 +14,8 @@ from dagster_project.emop.errors import (
     NakError,
     TooManyNaksError,
 )
-from dagster_project.emop.simulator import FleetConfig, SimulatedFleet
 from dagster_project.emop.state import MeterEndpoint, MeterState
+from dagster_project.simulator import FleetConfig, SimulatedFleet
 
 from .relay import CORRUPT, FORWARD, Relay, Tamper, is_read_of
 

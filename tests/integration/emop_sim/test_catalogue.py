@@ -17,8 +17,8 @@ from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.data import decode_default
 from dagster_project.emop.errors import NakError
 from dagster_project.emop.frame import decode_frame
-from dagster_project.emop.simulator import FleetConfig, GroundTruth, SimMeter, SimulatedFleet
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator import FleetConfig, GroundTruth, SimMeter, SimulatedFleet
 from tests.unit.emop.test_spec_frames import ALL_SPEC_FRAMES, DEFAULT_EXAMPLES, HEAD_END, wire
 
 from .wire import exchange

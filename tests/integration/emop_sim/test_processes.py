@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.domain.registry import parse_registry_csv
 from dagster_project.emop import objects as o
 from dagster_project.emop.data import decode_default
 from dagster_project.emop.frame import decode_frame
-from dagster_project.emop.simulator import (
+from dagster_project.simulator import (
     FleetConfig,
     MeterListing,
     ProcessFleet,
     SimulatedFleet,
     run_simulator,
 )
-from dagster_project.registry import parse_registry_csv
 
 from .wire import exchange, read_frame_bytes, read_request
 

@@ -20,7 +20,7 @@ from dagster_project.emop.data import (
 )
 from dagster_project.emop.errors import CrcError
 from dagster_project.emop.frame import decode_frame
-from dagster_project.emop.simulator import FleetConfig, SimMeter, SimulatedFleet
+from dagster_project.simulator import FleetConfig, SimMeter, SimulatedFleet
 
 from .wire import drift_from, exchange, frame_request, now, read_frame_bytes, read_request
 

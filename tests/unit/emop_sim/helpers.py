@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from dagster_project.emop.frame import Frame, decode_frame
-from dagster_project.emop.simulator.clock import DAY_SECONDS, STEP_SECONDS
-from dagster_project.emop.simulator.config import FleetConfig
-from dagster_project.emop.simulator.handler import respond
-from dagster_project.emop.simulator.identity import MeterSpec, build_specs
-from dagster_project.emop.simulator.model import MeterModel
+from dagster_project.simulator.clock import DAY_SECONDS, STEP_SECONDS
+from dagster_project.simulator.config import FleetConfig
+from dagster_project.simulator.handler import respond
+from dagster_project.simulator.identity import MeterSpec, build_specs
+from dagster_project.simulator.model import MeterModel
 
 SEED = 7
 H0 = int(datetime(2024, 7, 1, tzinfo=UTC).timestamp())  # history start, a Monday in BST

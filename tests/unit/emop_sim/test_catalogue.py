@@ -11,8 +11,8 @@ from dagster_project.emop import objects as o
 from dagster_project.emop import values as v
 from dagster_project.emop.data import DefaultRecord, decode_default
 from dagster_project.emop.frame import Frame
-from dagster_project.emop.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
-from dagster_project.emop.simulator.model import MeterModel
+from dagster_project.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
+from dagster_project.simulator.model import MeterModel
 
 from .helpers import at_step, exchange, make_model
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.emop.simulator import FAULT_KINDS, FleetConfig, SimClock, SimulatedFleet
-from dagster_project.emop.simulator.config import ip_for_index
-from dagster_project.emop.simulator.identity import assign_faults, build_specs
-from dagster_project.registry import parse_registry_csv
+from dagster_project.domain.registry import parse_registry_csv
+from dagster_project.simulator import FAULT_KINDS, FleetConfig, SimClock, SimulatedFleet
+from dagster_project.simulator.config import ip_for_index
+from dagster_project.simulator.identity import assign_faults, build_specs
 
 ORIGIN = datetime(2024, 7, 3, 12, 5, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from dagster_project.emop import values as v
 from dagster_project.emop.crc import crc16_ccitt_false
 from dagster_project.emop.data import DefaultRecord, decode_default
 from dagster_project.emop.frame import Frame, decode_frame
-from dagster_project.emop.simulator.handler import respond
-from dagster_project.emop.simulator.model import READERS
+from dagster_project.simulator.handler import respond
+from dagster_project.simulator.model import READERS
 
 from .helpers import CLIENT, at_step, exchange, make_model, request
 

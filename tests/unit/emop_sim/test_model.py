@@ -18,8 +18,9 @@ from dagster_project.emop.data import (
     decode_profile_log_response,
 )
 from dagster_project.emop.errors import AckNak
-from dagster_project.emop.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
-from dagster_project.emop.simulator.model import (
+from dagster_project.emop.tariffs import Tariff, future_tariff_writes
+from dagster_project.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
+from dagster_project.simulator.model import (
     EC,
     EVENT_DAILY_SNAPSHOT,
     EVENT_TOPUP,
@@ -29,7 +30,6 @@ from dagster_project.emop.simulator.model import (
     SC,
     MeterModel,
 )
-from dagster_project.emop.tariffs import Tariff, future_tariff_writes
 
 from .helpers import H0, SEED, at_step, exchange, gbp, make_model
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 from dagster_project.emop.frame import Frame, decode_frame
-from dagster_project.emop.simulator.handler import respond
-from dagster_project.emop.simulator.model import SC, MeterModel
+from dagster_project.simulator.handler import respond
+from dagster_project.simulator.model import SC, MeterModel
 from tests.unit.emop.test_spec_frames import ALL_SPEC_FRAMES, HEAD_END, METER, wire
 
 from .helpers import at_step, make_model

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from dagster_project.domain.registry import departure_reason
 from dagster_project.emop.errors import AckNak, EmopError, NakError
-from dagster_project.registry import departure_reason
 
 TOKEN_DIGITS = 20
 #: Printed tokens come in groups (1234 5678 ... or 1234-5678-...); the separators are dropped.

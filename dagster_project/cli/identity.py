@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
-from dagster_project.cli_common import open_database
+from dagster_project.cli.common import open_database
 from dagster_project.warehouse.identity_store import (
     UnknownMeter,
     resolve_mismatch,

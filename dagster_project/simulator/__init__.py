@@ -64,12 +64,21 @@ Nothing here imports Dagster or SQL libraries.
 
 from __future__ import annotations
 
-from .clock import SimClock
-from .config import FAULT_KINDS, FleetConfig, ip_for_index
-from .model import GroundTruth, MeterModel, token_credit_units
-from .processes import DEFAULT_METERS_PER_PROCESS, ProcessFleet, serve_fleet_processes
-from .runner import run_simulator, serve_fleet
-from .server import MeterListing, SimMeter, SimulatedFleet, max_meters_per_process
+from dagster_project.simulator.clock import SimClock
+from dagster_project.simulator.config import FAULT_KINDS, FleetConfig, ip_for_index
+from dagster_project.simulator.model import GroundTruth, MeterModel, token_credit_units
+from dagster_project.simulator.processes import (
+    DEFAULT_METERS_PER_PROCESS,
+    ProcessFleet,
+    serve_fleet_processes,
+)
+from dagster_project.simulator.serve import run_simulator, serve_fleet
+from dagster_project.simulator.server import (
+    MeterListing,
+    SimMeter,
+    SimulatedFleet,
+    max_meters_per_process,
+)
 
 __all__ = [
     "DEFAULT_METERS_PER_PROCESS",

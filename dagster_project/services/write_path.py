@@ -17,13 +17,8 @@ from typing import Protocol
 
 import psycopg
 
-from dagster_project.emop import objects as o
-from dagster_project.emop import runner
-from dagster_project.emop.client import ClientSettings, EmopClient
-from dagster_project.emop.errors import EmopError
-from dagster_project.emop.state import MeterEndpoint
-from dagster_project.fleet_sync import RegisteredMeter, esco_of
-from dagster_project.tariff_push import (
+from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.domain.tariff_push import (
     CANCELLED,
     FAILED,
     SENT,
@@ -38,7 +33,7 @@ from dagster_project.tariff_push import (
     superseded_attempt,
     tariff_for_meter,
 )
-from dagster_project.topups import (
+from dagster_project.domain.topups import (
     ALREADY_USED,
     APPLIED,
     QueuedToken,
@@ -47,7 +42,12 @@ from dagster_project.topups import (
     classify,
     masked,
 )
-from dagster_project.topups import CANCELLED as TOKEN_CANCELLED
+from dagster_project.domain.topups import CANCELLED as TOKEN_CANCELLED
+from dagster_project.emop import objects as o
+from dagster_project.emop import runner
+from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.errors import EmopError
+from dagster_project.emop.state import MeterEndpoint
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import registered_meters

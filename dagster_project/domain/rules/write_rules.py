@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from dagster_project.quality.fleet_rules import Verdict
-from dagster_project.warehouse.write_store import StuckWrite
+from dagster_project.domain.rules.fleet_rules import Verdict
+
+
+@dataclass(frozen=True)
+class StuckWrite:
+    """A tariff change or token that needs a person: given up on, or late on its meter."""
+
+    serial: str
+    #: The request id, or the token's last four digits.
+    what: str
+    attempts: int
+    last_outcome: str | None
+    reason: str | None
+    #: The activation time (tariff changes) or when it was queued (tokens).
+    due_at: datetime
+    #: Given up on after the last allowed attempt (else only late).
+    flagged: bool
 
 
 def judge_tariff_changes(stuck: Sequence[StuckWrite]) -> Verdict:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from dagster_project import registry
+from dagster_project.domain import registry
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition

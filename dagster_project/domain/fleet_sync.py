@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dagster_project.domain.registry import not_polled_reason
 from dagster_project.emop import objects as o
 from dagster_project.emop.errors import MeterUnreachableError
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
-from dagster_project.registry import not_polled_reason
-from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 
 OK = "ok"
 #: The meter answered, but refused or garbled some objects: what it did answer lands.
@@ -119,8 +118,8 @@ def main_error(state: MeterState) -> tuple[str | None, str | None]:
     return cause.kind, str(cause)
 
 
-def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) -> tuple[Any, ...]:
-    """One meter_sync_snapshots row, in the table's column order."""
+def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) -> dict[str, Any]:
+    """One meter_sync_snapshots row by column name."""
     error_class, error_message = main_error(state)
     a, b = state.element_a, state.element_b
     values: dict[str, Any] = {
@@ -158,23 +157,21 @@ def snapshot_row(sync_id: uuid.UUID, meter: RegisteredMeter, state: MeterState) 
         "tariffs_active": state.tariffs_active and state.tariffs_active.to_json(),
         "tariffs_future": state.tariffs_future and state.tariffs_future.to_json(),
     }
-    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+    return values
 
 
-def skipped_row(sync_id: uuid.UUID, meter: RegisteredMeter, at: datetime) -> tuple[Any, ...]:
+def skipped_row(sync_id: uuid.UUID, meter: RegisteredMeter, at: datetime) -> dict[str, Any]:
     """A meter the sync does not contact (passive, disabled, three-phase): recorded with the
-    reason, and no values."""
-    values: dict[str, Any] = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
-    values.update(
-        sync_id=sync_id,
-        meter_id=meter.id,
-        serial=meter.serial,
-        polled_at=at,
-        finished_at=at,
-        outcome=SKIPPED,
-        error_message=f"not polled: {meter.not_polled_reason}",
-    )
-    return tuple(values[name] for name in METER_SYNC_SNAPSHOTS.column_names)
+    reason, and no values (the columns not named here)."""
+    return {
+        "sync_id": sync_id,
+        "meter_id": meter.id,
+        "serial": meter.serial,
+        "polled_at": at,
+        "finished_at": at,
+        "outcome": SKIPPED,
+        "error_message": f"not polled: {meter.not_polled_reason}",
+    }
 
 
 @dataclass

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .config import FAULT_KINDS, IP_ADDRESSING, FleetConfig, ip_for_index
-from .rng import Draws, key, stable_uuid
+from dagster_project.simulator.config import FAULT_KINDS, IP_ADDRESSING, FleetConfig, ip_for_index
+from dagster_project.simulator.rng import Draws, key, stable_uuid
 
 DEFAULT_ADDRESS = 0x000018B0
 #: Purposes, mixed into the random keys so each kind of draw has its own stream.

@@ -1,4 +1,4 @@
-"""The registry CSV for a simulated fleet, in dagster_project.registry's format."""
+"""The registry CSV for a simulated fleet, in dagster_project.domain.registry's format."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...registry import COLUMNS
-from .identity import MeterSpec
+from dagster_project.domain.registry import COLUMNS
+from dagster_project.simulator.identity import MeterSpec
 
 
 @dataclass(frozen=True)

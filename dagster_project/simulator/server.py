@@ -35,8 +35,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from .clock import DAY_SECONDS, SimClock, floor_day, unix, utc
-from .config import (
+from dagster_project.simulator.clock import DAY_SECONDS, SimClock, floor_day, unix, utc
+from dagster_project.simulator.config import (
     BAD_CRC,
     FAULT_KINDS,
     GARBAGE,
@@ -47,11 +47,11 @@ from .config import (
     TRUNCATED,
     FleetConfig,
 )
-from .handler import respond
-from .identity import P_GARBAGE, MeterSpec, build_specs
-from .model import GroundTruth, MeterModel
-from .registry_out import RegistryEntry, write_registry_csv
-from .rng import Draws, key
+from dagster_project.simulator.handler import respond
+from dagster_project.simulator.identity import P_GARBAGE, MeterSpec, build_specs
+from dagster_project.simulator.model import GroundTruth, MeterModel
+from dagster_project.simulator.registry_out import RegistryEntry, write_registry_csv
+from dagster_project.simulator.rng import Draws, key
 
 _LINGER_ZERO = struct.pack("ii", 1, 0)
 #: File descriptors kept free for connections and the event loop in a fleet process.

@@ -213,7 +213,7 @@ def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, 
         yield default_registry_csv(), {}
         return
 
-    from dagster_project.emop.simulator import FleetConfig, run_simulator
+    from dagster_project.simulator import FleetConfig, run_simulator
 
     registry = state_dir() / "simulated_fleet_registry.csv"
     config = FleetConfig(

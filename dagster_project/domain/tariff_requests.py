@@ -12,10 +12,10 @@ from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from dagster_project.domain.registry import DELETED, SERIAL_PATTERN
+from dagster_project.domain.tariff_push import meter_wall_time
 from dagster_project.emop.tariffs import MAX_RATE, activation_limit_error
 from dagster_project.emop.values import TWIN_ELEMENT_MODELS
-from dagster_project.registry import DELETED, SERIAL_PATTERN
-from dagster_project.tariff_push import meter_wall_time
 
 UK_TIME = ZoneInfo("Europe/London")
 

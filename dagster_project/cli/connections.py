@@ -7,7 +7,7 @@ import uuid
 
 import click
 
-from dagster_project.cli_common import open_database
+from dagster_project.cli.common import open_database
 from dagster_project.warehouse.connection_leases import connections_in_use, set_limit
 
 #: The cap of every ESCO without a limit of its own (EmopSettings.max_connections_per_esco).

@@ -26,11 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..state import MeterEndpoint
-from .config import FleetConfig
-from .identity import MeterSpec, build_specs
-from .registry_out import RegistryEntry, write_registry_csv
-from .server import MeterListing, SimulatedFleet, max_meters_per_process
+from dagster_project.emop.state import MeterEndpoint
+from dagster_project.simulator.config import FleetConfig
+from dagster_project.simulator.identity import MeterSpec, build_specs
+from dagster_project.simulator.registry_out import RegistryEntry, write_registry_csv
+from dagster_project.simulator.server import MeterListing, SimulatedFleet, max_meters_per_process
 
 DEFAULT_METERS_PER_PROCESS = 16_000
 WORKER_MODULE = f"{__package__}.worker"

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from dagster_project.domain.registry import departure_reason
 from dagster_project.emop.tariffs import Tariff
-from dagster_project.registry import departure_reason
 
 UK_TIME = ZoneInfo("Europe/London")
 

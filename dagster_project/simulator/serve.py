@@ -10,15 +10,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .clock import utc
-from .config import FleetConfig
-from .processes import (
+from dagster_project.simulator.clock import utc
+from dagster_project.simulator.config import FleetConfig
+from dagster_project.simulator.processes import (
     DEFAULT_METERS_PER_PROCESS,
     ProcessFleet,
     processes_needed,
     run_event_loop,
 )
-from .server import MeterListing, SimulatedFleet
+from dagster_project.simulator.server import MeterListing, SimulatedFleet
 
 Echo = Callable[[str], None]
 Ready = Callable[[list[MeterListing]], None]

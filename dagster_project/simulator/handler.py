@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import struct
 
-from ..crc import crc16_ccitt_false
-from ..data import EVENT_LOG_OBJECT_ID, EVENT_PAGES, RecordFormat
-from ..errors import AckNak
-from ..frame import MIN_LENGTH
-from .model import MeterModel, Refused
+from dagster_project.emop.crc import crc16_ccitt_false
+from dagster_project.emop.data import EVENT_LOG_OBJECT_ID, EVENT_PAGES, RecordFormat
+from dagster_project.emop.errors import AckNak
+from dagster_project.emop.frame import MIN_LENGTH
+from dagster_project.simulator.model import MeterModel, Refused
 
 _HEADER = struct.Struct(">BBIIB")
 _DELIMITER = 0x7E

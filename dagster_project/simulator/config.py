@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .. import objects as o
-from .clock import SimClock, unix, utc
+from dagster_project.emop import objects as o
+from dagster_project.simulator.clock import SimClock, unix, utc
 
 OFFLINE = "offline"
 SILENT = "silent"

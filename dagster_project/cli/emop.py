@@ -264,7 +264,7 @@ def simulate(
     """Serve a fleet of simulated meters on loopback until Ctrl-C."""
     from pathlib import Path
 
-    from dagster_project.emop.simulator import FleetConfig, run_simulator
+    from dagster_project.simulator import FleetConfig, run_simulator
 
     try:
         config = FleetConfig(

@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-from dagster_project.cli_connections import connections
-from dagster_project.cli_emop import emop, simulate
-from dagster_project.cli_identity import identity
-from dagster_project.cli_maintenance import partition
-from dagster_project.cli_tariff import tariff
-from dagster_project.cli_topup import topup
+from dagster_project.cli.connections import connections
+from dagster_project.cli.emop import emop, simulate
+from dagster_project.cli.identity import identity
+from dagster_project.cli.maintenance import partition
+from dagster_project.cli.tariff import tariff
+from dagster_project.cli.topup import topup
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse import connection, embedded
 
 if TYPE_CHECKING:  # pipeline_run imports Dagster: only the commands that run it load it
-    from dagster_project.pipeline_run import RunOptions
+    from dagster_project.cli.run import RunOptions
 
 UI_HOST = "127.0.0.1"
 DEFAULT_UI_PORT = 3000
@@ -125,7 +125,7 @@ def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]
     def with_options(
         simulate: bool | None, meters: int, seed: int, faulty_fraction: float, **rest: Any
     ) -> None:
-        from dagster_project import pipeline_run
+        from dagster_project.cli import run as pipeline_run
 
         options = pipeline_run.RunOptions(
             simulate=pipeline_run.default_simulate() if simulate is None else simulate,
@@ -142,7 +142,7 @@ def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]
 @simulated_fleet_options
 def run(options: RunOptions) -> None:
     """Run the whole pipeline once and print a summary."""
-    from dagster_project import pipeline_run
+    from dagster_project.cli import run as pipeline_run
 
     try:
         report = pipeline_run.run_pipeline(options)
@@ -161,7 +161,7 @@ def dev(port: int, options: RunOptions) -> None:
     With a simulated fleet, the registry asset loads the fleet's registry and the meters are
     polled with the short gaps and timeouts `flows run` uses for it (FLOWS_EMOP_* settings).
     """
-    from dagster_project import pipeline_run
+    from dagster_project.cli import run as pipeline_run
     from dagster_project.defs.resources import EMOP_ENV_PREFIX
 
     with socket.socket() as probe:

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from dagster_project.warehouse.fleet_health import (
+from dagster_project.domain.fleet_health import (
     BalanceBelowFloor,
     BalanceRise,
     ClockDrift,
     FlagDisagreement,
+    IdentityMismatch,
     SignalDrop,
     SyncOutcome,
 )
-from dagster_project.warehouse.identity_store import IdentityMismatch
 
 Severity = Literal["WARN", "ERROR"]
 #: Meters listed in a verdict's table; the count always covers all of them.

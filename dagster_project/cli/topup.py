@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
-from dagster_project import tariff_requests as tr
-from dagster_project.cli_tariff import EXIT_INVALID, os_user
-from dagster_project.topups import TokenFormatError, masked, parse_token
+from dagster_project.cli.tariff import EXIT_INVALID, os_user
+from dagster_project.domain import tariff_requests as tr
+from dagster_project.domain.topups import TokenFormatError, masked, parse_token
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.tariff_store import meters_for_target

@@ -37,14 +37,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .. import objects as o
-from .. import values as v
-from ..data import EVENT_PAGE_ENTRIES, EVENT_PAGES, ProfileStatus
-from ..errors import AckNak, DecodeError
-from ..tariffs import Tariff, activation_from_emop_seconds
-from .clock import DAY_SECONDS, EMOP_EPOCH_UNIX, STEP_SECONDS
-from .identity import P_INIT, P_STEP, MeterSpec
-from .rng import Draws, key, mix64
+from dagster_project.emop import objects as o
+from dagster_project.emop import values as v
+from dagster_project.emop.data import EVENT_PAGE_ENTRIES, EVENT_PAGES, ProfileStatus
+from dagster_project.emop.errors import AckNak, DecodeError
+from dagster_project.emop.tariffs import Tariff, activation_from_emop_seconds
+from dagster_project.simulator.clock import DAY_SECONDS, EMOP_EPOCH_UNIX, STEP_SECONDS
+from dagster_project.simulator.identity import P_INIT, P_STEP, MeterSpec
+from dagster_project.simulator.rng import Draws, key, mix64
 
 LONDON = ZoneInfo("Europe/London")
 EVENT_TOPUP = 48

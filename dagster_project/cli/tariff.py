@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
-from dagster_project import tariff_requests as tr
+from dagster_project.domain import tariff_requests as tr
 from dagster_project.emop.tariffs import LAST_ACTIVATION
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import ensure_raw_tables

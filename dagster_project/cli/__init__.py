@@ -1,0 +1,1 @@
+"""The `flows` command, one module per command group."""

@@ -1,0 +1,1 @@
+"""Domain rules and types: pure Python, no SQL, no Dagster."""

@@ -1,0 +1,1 @@
+"""The rules the data checks apply: fleet health, writes, raw expectations."""

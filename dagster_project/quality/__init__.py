@@ -1,1 +1,0 @@
-"""Data-quality rules: fleet-health verdicts and expectation suites on the raw landing tables."""
