@@ -1,7 +1,7 @@
 """Daily-partitioned meter logs (by UTC day): half-hourly profile log 1 and the event log."""
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +15,17 @@ from dagster import (
     asset,
 )
 
-from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
-from dagster_project.emop import runner
-from dagster_project.emop.client import EmopClient
+from dagster_project.domain.fleet_sync import RegisteredMeter
 from dagster_project.emop.errors import EmopError
-from dagster_project.emop.state import MeterEndpoint
-from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+from dagster_project.services.logs import (
+    LogResults,
+    Reader,
+    event_rows,
+    profile_rows,
+    read_events,
+    read_logs,
+    read_profile_log_1,
+)
 from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
 
 from .registry import RAW_METER_REGISTRY
@@ -33,47 +38,8 @@ METER_EVENT_LOG = AssetKey(["flows_raw", "meter_event_log"])
 #: UTC days; today's partition exists (end_offset=1) so the day so far can be loaded too.
 daily_partitions = DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
 
-Reader = Callable[[EmopClient, RegisteredMeter, tuple[datetime, datetime]], Awaitable[list[Any]]]
 
-
-async def _read_profile_log_1(
-    client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
-) -> list[Any]:
-    return await client.read_profile_range(
-        meter.endpoint, 1, window[0], window[1], twin_element=meter.twin_element
-    )
-
-
-async def _read_events(
-    client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
-) -> list[Any]:
-    entries = await client.read_events_since(meter.endpoint, window[0])
-    return [entry for entry in entries if entry.timestamp < window[1]]
-
-
-def read_logs(
-    emop: EmopSettings,
-    slots: PostgresConnectionSlots,
-    meters: Sequence[RegisteredMeter],
-    window: tuple[datetime, datetime],
-    read: Reader,
-) -> list[tuple[RegisteredMeter, list[Any] | EmopError]]:
-    by_endpoint: dict[MeterEndpoint, RegisteredMeter] = {meter.endpoint: meter for meter in meters}
-
-    async def run() -> list[tuple[MeterEndpoint, list[Any] | EmopError]]:
-        async with slots, EmopClient(emop.client_settings(), slots=slots) as client:
-            return await client.for_each_meter(
-                by_endpoint,
-                lambda endpoint: read(client, by_endpoint[endpoint], window),
-                group_of=esco_of(meters),
-            )
-
-    return [(by_endpoint[endpoint], result) for endpoint, result in runner.run(run())]
-
-
-def _log_metadata(
-    results: list[tuple[RegisteredMeter, list[Any] | EmopError]], rows: int
-) -> dict[str, Any]:
+def _log_metadata(results: LogResults, rows: int) -> dict[str, Any]:
     failures = [(meter, result) for meter, result in results if isinstance(result, EmopError)]
     by_class = Counter(error.kind for _, error in failures)
     lines = ["| serial | error |", "|---|---|"] + [
@@ -101,7 +67,7 @@ def _land(
     meters = [meter for meter in read_registry(warehouse) if meter.polled]
     slots = emop.connection_slots(warehouse, context.run_id)
     try:
-        results = read_logs(emop, slots, meters, window, read)
+        results = read_logs(emop.client_settings(), slots, meters, window, read)
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "lease connection slots from", error) from error
     loaded_at = datetime.now(UTC)
@@ -120,22 +86,6 @@ def _land(
     return MaterializeResult(metadata=_log_metadata(results, count))
 
 
-def profile_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime) -> list[tuple]:
-    return [
-        (meter.id, r.timestamp, meter.serial, r.status, r.import_a_wh, r.import_b_wh, loaded_at)
-        for r in records
-    ]
-
-
-def event_rows(meter: RegisteredMeter, entries: list[Any], loaded_at: datetime) -> list[tuple]:
-    # A page boundary can repeat an entry; the key must stay unique.
-    unique = {(e.timestamp, e.event_id, e.event_set) for e in entries}
-    return [
-        (meter.id, ts, event_id, event_set, meter.serial, loaded_at)
-        for ts, event_id, event_set in sorted(unique)
-    ]
-
-
 @asset(
     key=PROFILE_LOG_1,
     deps=[RAW_METER_REGISTRY],
@@ -151,7 +101,7 @@ def event_rows(meter: RegisteredMeter, entries: list[Any], loaded_at: datetime) 
 def profile_log_1(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
-    return _land(context, warehouse, emop, _read_profile_log_1, profile_rows, load_profile_log_1)
+    return _land(context, warehouse, emop, read_profile_log_1, profile_rows, load_profile_log_1)
 
 
 @asset(
@@ -166,4 +116,4 @@ def profile_log_1(
 def meter_event_log(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
-    return _land(context, warehouse, emop, _read_events, event_rows, load_event_log)
+    return _land(context, warehouse, emop, read_events, event_rows, load_event_log)

@@ -34,23 +34,15 @@ from dagster_project.domain.fleet_sync import (
     SyncSummary,
     buckets_markdown,
     errors_markdown,
-    esco_of,
-    skipped_row,
     slowest_markdown,
-    snapshot_row,
-    summarize,
     sync_id_for_run,
     total,
 )
-from dagster_project.domain.rules.raw_expectations import SUITE_SEVERITY
 from dagster_project.emop import runner
-from dagster_project.emop.client import EmopClient
 from dagster_project.emop.state import MeterEndpoint, MeterState
-from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
-from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as METER_SYNC_SNAPSHOTS_TABLE
+from dagster_project.services.sync import land_bucket, read_fleet
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from dagster_project.warehouse.sync_store import SyncHeader, load_sync, registered_meters
-from dagster_project.warehouse.sync_verdicts import await_judgement
+from dagster_project.warehouse.sync_store import registered_meters
 
 from .registry import RAW_METER_REGISTRY
 from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
@@ -101,7 +93,7 @@ def meter_sync(
     # Every bucket of the run is read at once, under one limit of meters in progress.
     slots = emop.connection_slots(warehouse, context.run_id)
     try:
-        states = runner.run(_read_fleet(emop, slots, polled))
+        states = runner.run(read_fleet(emop.client_settings(), slots, polled))
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "lease connection slots from", error) from error
     finished = datetime.now(UTC)
@@ -114,7 +106,7 @@ def meter_sync(
     loaded = 0
     for bucket, share in shares.items():
         summaries[bucket], count = _land_bucket(
-            context.run_id, bucket, share, state_of, started, finished, warehouse
+            warehouse, context.run_id, bucket, share, state_of, (started, finished)
         )
         loaded += count
     summary = total(summaries.values())
@@ -143,42 +135,18 @@ def meter_sync(
 
 
 def _land_bucket(
+    warehouse: WarehouseResource,
     run_id: str,
     bucket: Bucket,
     meters: list[RegisteredMeter],
     state_of: dict[MeterEndpoint, MeterState],
-    started: datetime,
-    finished: datetime,
-    warehouse: WarehouseResource,
+    window: tuple[datetime, datetime],
 ) -> tuple[SyncSummary, int]:
-    """Load one bucket's share of the run as a sync of its own; return its summary and rows."""
+    """Land one bucket (services/sync.py), with the database's errors as Dagster failures."""
     sync_id = sync_id_for_run(run_id, bucket.key)
-    polled = [meter for meter in meters if meter.polled]
-    states = [state_of[meter.endpoint] for meter in polled]
-    named = [
-        snapshot_row(sync_id, meter, state) for meter, state in zip(polled, states, strict=True)
-    ]
-    named += [skipped_row(sync_id, meter, started) for meter in meters if not meter.polled]
-    rows = [METER_SYNC_SNAPSHOTS_TABLE.row(values) for values in named]
-    summary = summarize(
-        states, skipped=len(meters) - len(polled), started=started, finished=finished
-    )
-    header = SyncHeader(
-        sync_id=sync_id,
-        started_at=started,
-        finished_at=finished,
-        meters_ok=summary.ok,
-        meters_failed=summary.failed,
-        meters_skipped=summary.skipped,
-        run_id=run_id,
-        bucket=bucket.key,
-    )
     try:
-        with warehouse.connect() as conn, conn.transaction():
-            # In one transaction with the rows: no build reads them before the checks judge them.
-            count = load_sync(conn, header, rows)
-            await_judgement(conn, sync_id, SUITE_SEVERITY)
-        return summary, count
+        with warehouse.connect() as conn:
+            return land_bucket(conn, run_id, bucket, meters, state_of, window)
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, f"write sync {sync_id} to", error) from error
     except psycopg.Error as error:
@@ -188,12 +156,3 @@ def _land_bucket(
             metadata={"sync_id": str(sync_id), "bucket": bucket.key, "error": str(error)},
             allow_retries=False,
         ) from error
-
-
-async def _read_fleet(
-    emop: EmopSettings, slots: PostgresConnectionSlots, meters: list[RegisteredMeter]
-) -> list[MeterState]:
-    async with slots, EmopClient(emop.client_settings(), slots=slots) as client:
-        return await client.read_fleet(
-            (meter.endpoint for meter in meters), group_of=esco_of(meters)
-        )

@@ -1,0 +1,72 @@
+"""The daily meter logs without Dagster: read one UTC day of profile log 1 or the event log
+from each meter, and turn what was read into raw rows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.emop import runner
+from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.errors import EmopError
+from dagster_project.emop.state import MeterEndpoint
+from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+
+#: Reads one meter's records for a (start, end) window.
+Reader = Callable[[EmopClient, RegisteredMeter, tuple[datetime, datetime]], Awaitable[list[Any]]]
+#: What each meter gave: its records, or the error that stopped the read.
+LogResults = list[tuple[RegisteredMeter, list[Any] | EmopError]]
+
+
+async def read_profile_log_1(
+    client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
+) -> list[Any]:
+    return await client.read_profile_range(
+        meter.endpoint, 1, window[0], window[1], twin_element=meter.twin_element
+    )
+
+
+async def read_events(
+    client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
+) -> list[Any]:
+    entries = await client.read_events_since(meter.endpoint, window[0])
+    return [entry for entry in entries if entry.timestamp < window[1]]
+
+
+def read_logs(
+    settings: ClientSettings,
+    slots: PostgresConnectionSlots,
+    meters: Sequence[RegisteredMeter],
+    window: tuple[datetime, datetime],
+    read: Reader,
+) -> LogResults:
+    """Each meter's records for the window, read at once under the connection slots."""
+    by_endpoint: dict[MeterEndpoint, RegisteredMeter] = {meter.endpoint: meter for meter in meters}
+
+    async def run() -> list[tuple[MeterEndpoint, list[Any] | EmopError]]:
+        async with slots, EmopClient(settings, slots=slots) as client:
+            return await client.for_each_meter(
+                by_endpoint,
+                lambda endpoint: read(client, by_endpoint[endpoint], window),
+                group_of=esco_of(meters),
+            )
+
+    return [(by_endpoint[endpoint], result) for endpoint, result in runner.run(run())]
+
+
+def profile_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime) -> list[tuple]:
+    return [
+        (meter.id, r.timestamp, meter.serial, r.status, r.import_a_wh, r.import_b_wh, loaded_at)
+        for r in records
+    ]
+
+
+def event_rows(meter: RegisteredMeter, entries: list[Any], loaded_at: datetime) -> list[tuple]:
+    # A page boundary can repeat an entry; the key must stay unique.
+    unique = {(e.timestamp, e.event_id, e.event_set) for e in entries}
+    return [
+        (meter.id, ts, event_id, event_set, meter.serial, loaded_at)
+        for ts, event_id, event_set in sorted(unique)
+    ]
