@@ -20,7 +20,7 @@ TEST_WORKERS ?= 2
 # The browser test (tests/e2e) drives Debian's chromium.
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test dev browser lint format install manifest clean
+.PHONY: run test dev browser lint format install manifest snapshot clean
 
 run: $(MANIFEST)  ## Run the whole pipeline once and print a summary
 	$(BIN)/flows run
@@ -53,6 +53,9 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 install: $(INSTALLED)
+
+snapshot: $(MANIFEST)  ## Rewrite the code location's snapshot after a meant change; review the diff
+	$(BIN)/pytest -q tests/unit/test_code_location.py --snapshot-update
 
 manifest: $(MANIFEST)
 
