@@ -27,7 +27,7 @@ COPY pyproject.toml README.md workspace.yaml ./
 COPY dagster_project dagster_project
 COPY dbt dbt
 RUN uv pip install --no-deps -e . \
-    && dagster-dbt project prepare-and-package --file dagster_project/defs/dbt_project.py \
+    && dagster-dbt project prepare-and-package --file dagster_project/defs/dbt/project.py \
     && useradd --uid 10001 --no-create-home flows \
     && chown -R flows dbt
 

@@ -68,8 +68,8 @@ $(INSTALLED): requirements.lock pyproject.toml
 	touch $@
 
 # Dagster reads dbt's manifest when it imports the definitions.
-$(MANIFEST): $(INSTALLED) $(DBT_FILES) dagster_project/defs/dbt_project.py
-	$(BIN)/dagster-dbt project prepare-and-package --file dagster_project/defs/dbt_project.py
+$(MANIFEST): $(INSTALLED) $(DBT_FILES) dagster_project/defs/dbt/project.py
+	$(BIN)/dagster-dbt project prepare-and-package --file dagster_project/defs/dbt/project.py
 
 clean:  ## Remove the venv and dbt output (keeps the data under .flows/)
 	rm -rf $(VENV) dbt/target dbt/logs

@@ -209,7 +209,7 @@ def run_worker(spec: WorkerSpec, process_started: float) -> WorkerResult:
     os.environ[BUCKETS_ENV] = str(spec.buckets)  # the partitions are fixed at import
     from dagster import materialize
 
-    import dagster_project.defs.sync as sync_asset
+    import dagster_project.defs.sync.assets as sync_asset
     from dagster_project.defs.resources import EmopSettings, WarehouseResource
     from dagster_project.domain.fleet_buckets import BUCKET_RANGE_END_TAG, BUCKET_RANGE_START_TAG
     from dagster_project.warehouse import connection
@@ -295,7 +295,7 @@ class Setting:
 def load_registry(url: str, csv_path: Path) -> float:
     from dagster import materialize
 
-    from dagster_project.defs.registry import meter_registry_raw
+    from dagster_project.defs.registry.assets import meter_registry_raw
     from dagster_project.defs.resources import WarehouseResource
 
     started = time.perf_counter()

@@ -28,7 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # `make test` prepares dbt's manifest; a bare `pytest` on a fresh checkout gets it here,
     # since importing the definitions needs it. Under xdist the controller configures before
     # it starts the workers, so they find the manifest there.
-    from dagster_project.defs.dbt_project import flows_dbt_project
+    from dagster_project.defs.dbt.project import flows_dbt_project
 
     if not flows_dbt_project.manifest_path.exists():
         flows_dbt_project.preparer.prepare(flows_dbt_project)

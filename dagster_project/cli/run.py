@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from dagster import AssetCheckEvaluation, DagsterInstance
 
-from dagster_project.defs.registry import REGISTRY_CSV_ENV
-from dagster_project.defs.sync import all_buckets_tags
+from dagster_project.defs.registry.assets import REGISTRY_CSV_ENV
+from dagster_project.defs.sync.assets import all_buckets_tags
 from dagster_project.paths import state_dir
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
@@ -208,7 +208,7 @@ def check_problem(evaluation: AssetCheckEvaluation) -> str:
 def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, Any]]]:
     """The registry the run loads, and EMOP settings that suit the meters behind it."""
     if not options.simulate:
-        from dagster_project.defs.registry import default_registry_csv
+        from dagster_project.defs.registry.assets import default_registry_csv
 
         yield default_registry_csv(), {}
         return

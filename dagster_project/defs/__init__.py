@@ -1,1 +1,3 @@
-"""Dagster wiring only: assets, resources, jobs, one module per concern."""
+"""Dagster wiring, one folder per feature (registry, sync, logs, writes, checks, alerts,
+retention, dbt), each holding its assets, checks, jobs, schedules and sensors; resources.py is
+shared. definitions.py loads every object found here: adding one needs no list edited."""

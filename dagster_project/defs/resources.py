@@ -12,7 +12,7 @@ from dagster import Backoff, ConfigurableResource, Failure, Jitter, RetryPolicy
 from dagster_dbt import DbtCliResource
 from pydantic import Field, PrivateAttr, model_validator
 
-from dagster_project.defs.dbt_project import flows_dbt_project
+from dagster_project.defs.dbt.project import flows_dbt_project
 from dagster_project.emop.client import ClientSettings
 from dagster_project.warehouse import connection, embedded
 from dagster_project.warehouse.connection import DatabaseTarget

@@ -30,10 +30,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from dagster_project.definitions import defs
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.schedules import fleet_sync_schedule
-from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, sync_buckets
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, sync_buckets
+from dagster_project.defs.sync.schedules import fleet_sync_schedule
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.simulator import FleetConfig
 from dagster_project.simulator.config import GARBAGE, NAK, TOO_SOON

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from dagster import DefaultSensorStatus, Definitions, build_sensor_context
 
+from dagster_project.defs.alerts.sensors import meter_alerts_sensor
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sensors import meter_alerts_sensor
 from dagster_project.domain.alerts import (
     WEBHOOK_URL_ENV,
     Alert,

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from dagster import materialize
 
 from dagster_project.cli.connections import DEFAULT_LIMIT_ENV, connections
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import EmopSettings, WarehouseResource
-from dagster_project.defs.sync import meter_sync, sync_buckets
+from dagster_project.defs.sync.assets import meter_sync, sync_buckets
 from dagster_project.domain.fleet_buckets import BUCKET_RANGE_END_TAG, BUCKET_RANGE_START_TAG
 from dagster_project.simulator import FleetConfig, SimulatedFleet
 from dagster_project.warehouse.connection_leases import (

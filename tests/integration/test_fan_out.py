@@ -22,11 +22,11 @@ from dagster import (
 )
 
 from dagster_project.definitions import defs
-from dagster_project.defs.fan_out import transform_after_fanned_out_sync
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.schedules import fanned_out_sync_schedule
-from dagster_project.defs.sync import sync_buckets
+from dagster_project.defs.sync.assets import sync_buckets
+from dagster_project.defs.sync.fan_out import transform_after_fanned_out_sync
+from dagster_project.defs.sync.schedules import fanned_out_sync_schedule
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
 from tests.fleet_thread import FleetThread

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from dagster import AssetCheckSeverity, materialize
 
-from dagster_project.defs.dbt import flows_dbt_models
-from dagster_project.defs.fleet_checks import (
+from dagster_project.defs.checks.fleet import (
     CheckThresholds,
     balance_anomaly_check,
     fleet_health_checks,
 )
-from dagster_project.defs.logs import meter_event_log, profile_log_1
-from dagster_project.defs.raw_checks import raw_snapshot_checks
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.checks.raw import raw_snapshot_checks
+from dagster_project.defs.dbt.assets import flows_dbt_models
+from dagster_project.defs.logs.assets import meter_event_log, profile_log_1
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync import all_buckets_tags, meter_sync
+from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse.connection import scratch_database
 from tests.fleet_thread import FleetThread

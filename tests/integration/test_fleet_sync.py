@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from dagster import materialize
 
-from dagster_project.defs.logs import meter_event_log, profile_log_1
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.logs.assets import meter_event_log, profile_log_1
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import all_buckets_tags, meter_sync, sync_buckets
+from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync, sync_buckets
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
 from tests.fleet_thread import FleetThread

@@ -15,10 +15,10 @@ import psycopg
 import pytest
 from dagster import AssetCheckSeverity, materialize
 
-from dagster_project.defs.fleet_checks import CheckThresholds, identity_mismatch_check
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.checks.fleet import CheckThresholds, identity_mismatch_check
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import all_buckets_tags, meter_sync
+from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.services.write_path import run_write_path, writes_blocked
 from dagster_project.simulator import FleetConfig

@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from dagster import materialize
 
-from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.dbt.assets import PRODUCTION_DBT_BUILD_EXCLUDES
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection

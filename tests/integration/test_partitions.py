@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance
 
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.retention import raw_retention
+from dagster_project.defs.retention.jobs import raw_retention
 from dagster_project.warehouse import connection, partitions
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import (

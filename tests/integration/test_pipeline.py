@@ -9,8 +9,8 @@ import pytest
 from dagster import materialize
 
 from dagster_project.definitions import defs
-from dagster_project.defs.dbt import flows_dbt_models
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.dbt.assets import flows_dbt_models
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from tests.helpers import ESCO, registry_csv, registry_row
 

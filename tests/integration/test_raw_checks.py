@@ -26,11 +26,11 @@ from dagster import (
 )
 from psycopg import sql
 
-from dagster_project.defs.dbt import flows_dbt_models
-from dagster_project.defs.raw_checks import raw_snapshot_checks, raw_snapshots_structure
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.checks.raw import raw_snapshot_checks, raw_snapshots_structure
+from dagster_project.defs.dbt.assets import flows_dbt_models
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
 from dagster_project.domain.fleet_sync import sync_id_for_run
 from dagster_project.domain.rules.raw_expectations import PLAUSIBILITY_SUITE, STRUCTURE_SUITE
 from dagster_project.simulator import FleetConfig

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from dagster_project.paths import PROJECT_ROOT
+from dagster_project.warehouse.connection import scratch_database
 
 # Holds the run lock of the database given, says so, and lets go when told (a line on stdin).
 HOLDER = """
@@ -43,6 +44,12 @@ def release(process: subprocess.Popen) -> None:
 
 
 def test_a_second_run_on_the_database_waits_for_the_first_and_names_it(database_url: str) -> None:
+    # A database of its own: no other test's run can hold the lock meanwhile.
+    with scratch_database(database_url, "flows_lock") as url:
+        take_turns(url)
+
+
+def take_turns(database_url: str) -> None:
     first = holder(database_url)
     try:
         assert said(first) == "holding"

@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from dagster import AssetExecutionContext, ExecuteInProcessResult, asset, materialize
 
-from dagster_project.defs.raw_checks import LEFT_UNJUDGED, raw_snapshot_checks
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.checks.raw import LEFT_UNJUDGED, raw_snapshot_checks
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
 from dagster_project.domain.fleet_buckets import bucket_count
 from dagster_project.domain.fleet_sync import sync_id_for_run
 from dagster_project.domain.rules.raw_expectations import STRUCTURE_SUITE, SUITE_SEVERITY

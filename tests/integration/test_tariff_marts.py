@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from dagster_project.defs.dbt import PRODUCTION_DBT_BUILD_EXCLUDES
+from dagster_project.defs.dbt.assets import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.domain.tariff_requests import tariff_json_text
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database

@@ -14,12 +14,12 @@ import pytest
 from dagster import materialize
 from psycopg.types.json import set_json_loads
 
-from dagster_project.defs.raw_checks import raw_snapshot_checks
-from dagster_project.defs.registry import meter_registry_raw
+from dagster_project.defs.checks.raw import raw_snapshot_checks
+from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync import all_buckets_tags, meter_sync
-from dagster_project.defs.write_checks import write_checks
-from dagster_project.defs.writes import meter_writes
+from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
+from dagster_project.defs.writes.assets import meter_writes
+from dagster_project.defs.writes.checks import write_checks
 from dagster_project.domain import tariff_requests as tr
 from dagster_project.simulator import FleetConfig, token_credit_units
 from dagster_project.simulator.model import MONEY

@@ -182,4 +182,4 @@ def test_the_image_installs_the_versions_the_tests_ran_with() -> None:
     assert not {"pytest", "playwright", "ruff"} & set(image)
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     assert "-r deploy/requirements-image.lock" in dockerfile
-    assert "prepare-and-package --file dagster_project/defs/dbt_project.py" in dockerfile
+    assert "prepare-and-package --file dagster_project/defs/dbt/project.py" in dockerfile

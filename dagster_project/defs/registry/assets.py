@@ -20,6 +20,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_project.defs.resources import DATABASE_RETRY, WarehouseResource, database_failure
 from dagster_project.domain.registry import (
     MAX_REMOVED_SHARE_ENV,
     RegistryFileError,
@@ -31,8 +32,6 @@ from dagster_project.domain.registry import (
 from dagster_project.paths import DEMO_REGISTRY_CSV
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import active_meter_ids, replace_registry
-
-from .resources import DATABASE_RETRY, WarehouseResource, database_failure
 
 REGISTRY_CSV_ENV = "FLOWS_REGISTRY_CSV"
 RAW_METER_REGISTRY = AssetKey(["flows_raw", "meter_registry"])

@@ -20,15 +20,14 @@ from dagster import (
     sensor,
 )
 
+from dagster_project.defs.sync.assets import sync_buckets
+from dagster_project.defs.sync.jobs import fleet_sync_job, flows_transform_job
 from dagster_project.domain.fleet_buckets import (
     BUCKET_TAG,
     CYCLE_TAG,
     BucketRun,
     newest_complete_cycle,
 )
-
-from .jobs import fleet_sync_job, flows_transform_job
-from .sync import sync_buckets
 
 #: A cycle whose bucket runs are older than this is not waited for any more.
 CYCLE_HORIZON = timedelta(hours=2)

@@ -22,14 +22,13 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.rules import fleet_rules
 from dagster_project.domain.rules.fleet_rules import Thresholds, Verdict
 from dagster_project.warehouse import fleet_health
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import syncs_to_check
-
-from .resources import WarehouseResource
-from .sync import METER_SYNC_SNAPSHOTS
 
 METER_SHADOWS = AssetKey(["flows", "meter_shadows"])
 METER_REGISTRY = AssetKey(["flows", "meter_registry"])

@@ -14,14 +14,13 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_project.defs.resources import WarehouseResource, database_failure
 from dagster_project.warehouse import partitions
 from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     RAW_SCHEMA,
     ensure_raw_tables,
 )
-
-from .resources import WarehouseResource, database_failure
 
 
 class RetentionConfig(Config):

@@ -25,6 +25,8 @@ from dagster import (
 )
 from psycopg import sql
 
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.rules import raw_expectations as rx
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS as SNAPSHOTS_TABLE
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
@@ -35,9 +37,6 @@ from dagster_project.warehouse.sync_verdicts import (
     record_verdicts,
     verdicts_table_exists,
 )
-
-from .resources import WarehouseResource
-from .sync import METER_SYNC_SNAPSHOTS
 
 # Converted by PostgreSQL to what the suites compare anyway: building UUID and Decimal objects
 # in Python, then converting them, costs more than the query on a sync of 100,000 meters.

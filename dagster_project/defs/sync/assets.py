@@ -20,6 +20,13 @@ from dagster import (
     asset,
 )
 
+from dagster_project.defs.registry.assets import RAW_METER_REGISTRY
+from dagster_project.defs.resources import (
+    DATABASE_RETRY,
+    EmopSettings,
+    WarehouseResource,
+    database_failure,
+)
 from dagster_project.domain.fleet_buckets import (
     BUCKET_RANGE_END_TAG,
     BUCKET_RANGE_START_TAG,
@@ -43,9 +50,6 @@ from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.services.sync import land_bucket, read_fleet
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_store import registered_meters
-
-from .registry import RAW_METER_REGISTRY
-from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
 
 METER_SYNC_SNAPSHOTS = AssetKey(["flows_raw", "meter_sync_snapshots"])
 

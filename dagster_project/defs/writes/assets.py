@@ -15,12 +15,16 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_project.defs.resources import (
+    DATABASE_RETRY,
+    EmopSettings,
+    WarehouseResource,
+    database_failure,
+)
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.services.write_path import WriteReport, run_write_path
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-
-from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
-from .sync import METER_SYNC_SNAPSHOTS
 
 TARIFF_PUSH_LOG = AssetKey(["flows_raw", "tariff_push_log"])
 TOPUP_LOG = AssetKey(["flows_raw", "topup_log"])

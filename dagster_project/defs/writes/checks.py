@@ -4,12 +4,11 @@ from datetime import UTC, datetime
 
 from dagster import AssetCheckResult, asset_check
 
+from dagster_project.defs.checks.fleet import check_result
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.writes.assets import TARIFF_PUSH_LOG, TOPUP_LOG
 from dagster_project.domain.rules import write_rules
 from dagster_project.warehouse import write_store
-
-from .fleet_checks import check_result
-from .resources import WarehouseResource
-from .writes import TARIFF_PUSH_LOG, TOPUP_LOG
 
 
 @asset_check(

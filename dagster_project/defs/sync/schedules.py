@@ -1,12 +1,12 @@
-"""Schedules: the fleet sync every 15 minutes, yesterday's logs at 01:30 UK time.
+"""The fleet sync every 15 minutes.
 
 The sync comes in two forms, one of them on by default (FLOWS_SYNC_FAN_OUT picks which):
 the whole pipeline in one run, or one sync run per bucket for run workers to share, which the
-cycle sensor (sensors.py) follows with one run of the rest. Switching both on would read every
+cycle sensor (fan_out.py) follows with one run of the rest. Switching both on would read every
 meter twice a cycle.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
 
 from dagster import (
     DefaultScheduleStatus,
@@ -15,10 +15,9 @@ from dagster import (
     schedule,
 )
 
+from dagster_project.defs.sync.assets import all_buckets_tags, sync_buckets
+from dagster_project.defs.sync.jobs import fleet_sync_job, flows_pipeline_job
 from dagster_project.domain.fleet_buckets import BUCKET_TAG, CYCLE_TAG, fan_out
-
-from .jobs import daily_logs_job, fleet_sync_job, flows_pipeline_job
-from .sync import all_buckets_tags, sync_buckets
 
 SYNC_CRON = "*/15 * * * *"
 
@@ -64,21 +63,3 @@ def fanned_out_sync_schedule(context: ScheduleEvaluationContext) -> list[RunRequ
         )
         for key in sync_buckets.get_partition_keys()
     ]
-
-
-def previous_utc_day(moment: datetime) -> str:
-    """The partition key of the UTC day before the one `moment` falls in."""
-    return (moment.astimezone(UTC).date() - timedelta(days=1)).isoformat()
-
-
-@schedule(
-    name="daily_logs_at_0130_uk",
-    job=daily_logs_job,
-    cron_schedule="30 1 * * *",
-    execution_timezone="Europe/London",
-    default_status=DefaultScheduleStatus.RUNNING,
-)
-def daily_logs_schedule(context: ScheduleEvaluationContext) -> RunRequest:
-    # 01:30 in London is 00:30 or 01:30 UTC: the UTC day before is complete either way.
-    partition_key = previous_utc_day(context.scheduled_execution_time)
-    return RunRequest(run_key=partition_key, partition_key=partition_key)

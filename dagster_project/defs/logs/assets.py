@@ -15,6 +15,14 @@ from dagster import (
     asset,
 )
 
+from dagster_project.defs.registry.assets import RAW_METER_REGISTRY
+from dagster_project.defs.resources import (
+    DATABASE_RETRY,
+    EmopSettings,
+    WarehouseResource,
+    database_failure,
+)
+from dagster_project.defs.sync.assets import read_registry
 from dagster_project.domain.fleet_sync import RegisteredMeter
 from dagster_project.emop.errors import EmopError
 from dagster_project.services.logs import (
@@ -27,10 +35,6 @@ from dagster_project.services.logs import (
     read_profile_log_1,
 )
 from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
-
-from .registry import RAW_METER_REGISTRY
-from .resources import DATABASE_RETRY, EmopSettings, WarehouseResource, database_failure
-from .sync import read_registry
 
 PROFILE_LOG_1 = AssetKey(["flows_raw", "profile_log_1"])
 METER_EVENT_LOG = AssetKey(["flows_raw", "meter_event_log"])

@@ -7,9 +7,12 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from dagster_project.defs.dbt_project import flows_dbt_project
+from dagster_project.defs.dbt.project import flows_dbt_project
+from dagster_project.defs.resources import WarehouseResource
 
-from .resources import WarehouseResource
+#: Runs that build the dbt models carry this tag, so that deploy/dagster.yaml lets one at a time
+#: through: two dbt builds at once would replace the same tables under each other.
+DBT_BUILD_TAGS = {"flows/dbt": "build"}
 
 
 class FlowsDbtTranslator(DagsterDbtTranslator):

@@ -8,6 +8,7 @@ import psycopg
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
 from psycopg.rows import dict_row
 
+from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.alerts import (
     CONDITIONS,
     WEBHOOK_NAME,
@@ -22,8 +23,6 @@ from dagster_project.domain.alerts import (
     notifier_from_environment,
     track_episodes,
 )
-
-from .resources import WarehouseResource
 
 # The marts' columns the alerts carry, named so a contract change fails loudly here.
 CONDITION_QUERIES: dict[Condition, str] = {

@@ -1,0 +1,1 @@
+"""Alerts: the sensor that notifies low-balance and offline episodes."""

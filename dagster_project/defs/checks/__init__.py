@@ -1,0 +1,1 @@
+"""Data checks on the sync and the marts: raw expectations, fleet health, freshness."""

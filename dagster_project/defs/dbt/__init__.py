@@ -1,0 +1,1 @@
+"""The dbt models as assets, and the dbt project as Dagster sees it."""

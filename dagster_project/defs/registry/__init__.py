@@ -1,0 +1,1 @@
+"""The meter registry: the asset that loads the operator's registry file."""

@@ -1,0 +1,1 @@
+"""Raw snapshot retention: the daily job and its schedule."""

@@ -1,0 +1,1 @@
+"""The write path: operator inputs, the asset that pushes tariffs and tokens, and its checks."""
