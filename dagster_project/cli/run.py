@@ -26,6 +26,7 @@ from dagster_project.defs.sync.assets import all_buckets_tags
 from dagster_project.paths import state_dir
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
+from dagster_project.warehouse.dbt_vars import MartThresholds, mart_thresholds
 from dagster_project.warehouse.sync_verdicts import held_back
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
@@ -37,7 +38,6 @@ SIMULATED_FLEET_EMOP = {
     "attempts": 2,
     "backoff_base_seconds": 0.2,
 }
-LOW_BALANCE_GBP = 15
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ class RunReport:
     #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
     syncs_awaiting: int = 0
     syncs_failed: int = 0
+    #: The thresholds the marts were built with, as the summary states them.
+    thresholds: MartThresholds = field(default_factory=mart_thresholds)
 
 
 def default_simulate() -> bool:
@@ -332,10 +334,10 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
             f"{report.meters_skipped} skipped",
             *_held_back_lines(report),
-            f"  low balance:     {report.low_balance} meters under £{LOW_BALANCE_GBP} "
-            "(flows.meters_low_balance)",
-            f"  offline:         {report.offline} meters with no contact for 3 hours or ever "
-            "(flows.meters_offline_all)",
+            f"  low balance:     {report.low_balance} meters under "
+            f"£{report.thresholds.low_balance_gbp:.2f} (flows.meters_low_balance)",
+            f"  offline:         {report.offline} meters with no contact for "
+            f"{report.thresholds.offline_after_hours} hours or ever (flows.meters_offline_all)",
             f"  logs:            {report.profile_records} half-hourly records, "
             f"{report.events} events (yesterday and today)",
             f"  tariff pushes:   {_outcomes(report.tariff_pushes)} (flows.tariff_changes)",

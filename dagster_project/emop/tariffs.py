@@ -73,6 +73,13 @@ class Tariff:
         )
 
 
+#: The six money fields of a tariff set, in the Meter Domain page's JSON order: the one list
+#: that every other declaration (object maps, requests, pushes, checks, the simulator) follows.
+TARIFF_MONEY_FIELDS: tuple[str, ...] = tuple(
+    field.name for field in fields(Tariff) if field.name != "activation_datetime"
+)
+
+
 def activation_from_emop_seconds(seconds: int) -> datetime:
     return v.datetime_from_emop_seconds(seconds).replace(tzinfo=None)
 

@@ -41,7 +41,7 @@ from dagster_project.emop import objects as o
 from dagster_project.emop import values as v
 from dagster_project.emop.data import EVENT_PAGE_ENTRIES, EVENT_PAGES, ProfileStatus
 from dagster_project.emop.errors import AckNak, DecodeError
-from dagster_project.emop.tariffs import Tariff, activation_from_emop_seconds
+from dagster_project.emop.tariffs import TARIFF_MONEY_FIELDS, Tariff, activation_from_emop_seconds
 from dagster_project.simulator.clock import DAY_SECONDS, EMOP_EPOCH_UNIX, STEP_SECONDS
 from dagster_project.simulator.identity import P_INIT, P_STEP, MeterSpec
 from dagster_project.simulator.rng import Draws, key, mix64
@@ -60,14 +60,7 @@ TOKEN_AMOUNT_DIGITS = 5
 
 # Indices into a tariff list; the order is tariffs.ACTIVE_TARIFF_OBJECTS's.
 SC, RATE_A, RATE_B, AVAIL, DEBT, EC = range(6)
-TARIFF_FIELDS = (
-    "standing_charge",
-    "unit_rate_element_a",
-    "unit_rate_element_b",
-    "prepayment_ecredit_availability",
-    "prepayment_debt_recovery_rate",
-    "prepayment_emergency_credit",
-)
+TARIFF_FIELDS = TARIFF_MONEY_FIELDS
 TARIFF_PLANS = (
     (51_082, 23_456, 11_782, 1_000_000, 30_000, 1_500_000),
     (43_210, 27_511, 13_250, 1_000_000, 25_000, 1_500_000),

@@ -23,7 +23,7 @@ from dagster_project.domain.rules.fleet_rules import (
 )
 
 AT = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
-THRESHOLDS = Thresholds()
+THRESHOLDS = Thresholds(clock_drift_warn_seconds=60)
 
 
 def drift(serial: str, seconds: int) -> ClockDrift:

@@ -27,6 +27,7 @@ from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.rules import fleet_rules
 from dagster_project.domain.rules.fleet_rules import Thresholds, Verdict
 from dagster_project.warehouse import fleet_health
+from dagster_project.warehouse.dbt_vars import mart_thresholds
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import syncs_to_check
 
@@ -36,7 +37,7 @@ METER_CSQ = AssetKey(["flows", "meter_csq"])
 METER_PREPAY_BALANCE = AssetKey(["flows", "meter_prepay_balance"])
 SYNC_CYCLE = timedelta(minutes=15)
 
-_DEFAULTS = Thresholds()
+_DEFAULTS = Thresholds(clock_drift_warn_seconds=mart_thresholds().clock_drift_seconds)
 
 
 class CheckThresholds(ConfigurableResource):

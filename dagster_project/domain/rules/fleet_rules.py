@@ -30,7 +30,9 @@ TABLE_LIMIT = 50
 
 @dataclass(frozen=True)
 class Thresholds:
-    clock_drift_warn_seconds: int = 60
+    #: No default: it is the marts' clock_drift_threshold_seconds (warehouse/dbt_vars.py), so
+    #: that the check and flows.meters_clock_drift list the same meters.
+    clock_drift_warn_seconds: int
     clock_drift_error_seconds: int = 300
     csq_floor: int = 10
     csq_drop: int = 8

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from dagster_project.domain import registry
+from dagster_project.emop.tariffs import TARIFF_MONEY_FIELDS
 
 if TYPE_CHECKING:
     from great_expectations.core.batch_definition import BatchDefinition
@@ -51,14 +52,7 @@ CSQ_RANGE = (0, 31)
 #: The polling hosts' clocks and this one may disagree a little; beyond this a time is wrong.
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
 OUTCOMES = ("ok", "partial", "failed", "skipped")
-TARIFF_MONEY_KEYS = (
-    "standing_charge",
-    "unit_rate_element_a",
-    "unit_rate_element_b",
-    "prepayment_ecredit_availability",
-    "prepayment_debt_recovery_rate",
-    "prepayment_emergency_credit",
-)
+TARIFF_MONEY_KEYS = TARIFF_MONEY_FIELDS
 ACTIVATION_KEY = "activation_datetime"
 MAX_FAILED_SHARE = 0.2
 BALANCE_RANGE_GBP = (-500, 5000)
