@@ -43,10 +43,11 @@ browser:  ## Install Debian's chromium for the browser test, if it is missing (n
 	apt-get update -q && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
 
-lint: $(INSTALLED)  ## Ruff, and the import contracts that keep the layers (pyproject.toml)
+lint: $(INSTALLED)  ## Ruff, the import contracts that keep the layers, and the dbt models' SQL style
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/sqlfluff lint dbt
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

@@ -19,9 +19,10 @@ with
 window_start as (
 
     {% if is_incremental() %}
-    select coalesce(
-        (max(day) - 1)::timestamp at time zone 'Europe/London', '-infinity'::timestamptz
-    ) as starts_at
+    select
+        coalesce(
+            (max(day) - 1)::timestamp at time zone 'Europe/London', '-infinity'::timestamptz
+        ) as starts_at
     from {{ this }}
     {% else %}
     select '-infinity'::timestamptz as starts_at
@@ -39,7 +40,7 @@ readings as (
     from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
     where
         balance is not null
-        and polled_at >= (select starts_at from window_start)
+        and polled_at >= (select window_start.starts_at from window_start)
 
 ),
 
@@ -57,7 +58,7 @@ carried_in as (
         from {{ ref('meter_prepay_balance') }} as history
         where
             history.meter_id = meters.meter_id
-            and history."timestamp" < (select starts_at from window_start)
+            and history."timestamp" < (select window_start.starts_at from window_start)
         order by history."timestamp" desc
         limit 1
     ) as previous
@@ -124,6 +125,6 @@ select
     (count(*) filter (where read_that_day))::integer as readings_count,
     round(sum(seconds_held) / 3600, 4) as hours_covered
 from held_per_day
-where day >= (select {{ uk_day('starts_at') }} from window_start)
+where day >= (select {{ uk_day('window_start.starts_at') }} from window_start)
 group by meter_id, day
 having count(*) filter (where read_that_day) > 0

@@ -43,8 +43,9 @@ select
 
 from registry
 
-left join lateral {{ latest_snapshot(['balance', 'polled_at'], 'balance is not null') }}
-    as balance on true
+left join lateral {{ latest_snapshot(
+    ['balance', 'polled_at'], 'balance is not null'
+) }} as balance on true
 
 left join lateral {{ latest_snapshot(
     ['tariffs_active', 'emergency_credit'], 'tariffs_active is not null'
@@ -76,7 +77,8 @@ left join lateral {{ latest_snapshot(
 left join lateral {{ latest_snapshot(['polled_at'], "outcome = 'ok'") }} as healthy on true
 
 -- Contact is any successful exchange: a partial read reached the meter.
-left join lateral {{ latest_snapshot(['polled_at'], "outcome in ('ok', 'partial')") }}
-    as contact on true
+left join lateral {{ latest_snapshot(
+    ['polled_at'], "outcome in ('ok', 'partial')"
+) }} as contact on true
 
 left join lateral {{ latest_snapshot(['polled_at'], first=true) }} as first_seen on true

@@ -35,12 +35,13 @@ pending as (
         emergency_credit
     from {{ ref('tariff_changes') }}
     where status in ('requested', 'pushed', 'verified', 'failed')
-    order by meter_id, activation_at, requested_at desc, request_id
+    order by meter_id asc, activation_at asc, requested_at desc, request_id asc
 
 )
 
 select
-    shadows.*,
+    -- Every column of meter_shadows, those it gains later included.
+    shadows.*,  -- noqa: AM04
     {{ tariff_columns('shadows.tariffs_active', 'active') }},
     {{ tariff_columns('shadows.tariffs_future', 'future') }},
     (shadows.tariffs_future ->> 'activation_datetime')::timestamp at time zone (

@@ -1,7 +1,8 @@
 {{ config(materialized='view') }}
 
 -- Polled meters with no successful contact (any exchange the meter answered, a partial read
--- too) for at least the offline threshold; a meter never reached at all has no last_online. A view, so "now" is the time of the query.
+-- too) for at least the offline threshold; a meter never reached at all has no last_online.
+-- A view, so "now" is the time of the query.
 with
 
 contact as (

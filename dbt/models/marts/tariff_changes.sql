@@ -54,7 +54,7 @@ latest_attempt as (
         reason,
         next_attempt_after
     from push_log
-    order by request_id, meter_id, attempt desc
+    order by request_id asc, meter_id asc, attempt desc
 
 ),
 
@@ -69,7 +69,7 @@ latest_write as (
         meter_activation
     from push_log
     where written_at is not null
-    order by request_id, meter_id, attempt desc
+    order by request_id asc, meter_id asc, attempt desc
 
 ),
 

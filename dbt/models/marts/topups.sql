@@ -37,7 +37,7 @@ latest_attempt as (
         reason,
         next_attempt_after
     from topup_log
-    order by token_id, attempt desc
+    order by token_id asc, attempt desc
 
 )
 

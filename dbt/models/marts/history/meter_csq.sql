@@ -12,7 +12,7 @@ readings as (
     from {{ ref('stg_flows_raw__meter_sync_snapshots') }}
     where
         csq is not null
-        and polled_at > (select starts_after from history_window)
+        and polled_at > (select history_window.starts_after from history_window)
 
 ),
 
