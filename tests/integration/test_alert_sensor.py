@@ -35,8 +35,8 @@ from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.dbt_cli import run_dbt
-from tests.helpers import registry_csv, registry_row
+from tests.support.dbt_cli import run_dbt
+from tests.support.registry import registry_csv, registry_row
 
 # The cast: registry_row(n) gives serial EML22000000nn.
 A, B, C, D, E, F = range(6)  # C joins the registry later; F stays healthy throughout

@@ -25,7 +25,7 @@ from dagster_project.emop.data import (
 from dagster_project.emop.errors import EmopError, EncodeError, FrameError
 from dagster_project.emop.frame import Frame, decode_frame
 from dagster_project.emop.tariffs import Tariff, future_tariff_writes
-from tests.unit.emop.test_spec_frames import ALL_SPEC_FRAMES, wire
+from tests.support.spec_frames import ALL_SPEC_FRAMES, wire
 
 FUZZ = settings(deadline=None, max_examples=300)
 
