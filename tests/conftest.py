@@ -13,7 +13,7 @@ import pytest
 
 from dagster_project.domain.registry import MAX_REMOVED_SHARE_ENV
 from dagster_project.warehouse import connection, embedded
-from tests.dbt_cli import TARGET_ENV, target_path
+from tests.support.dbt_cli import TARGET_ENV, target_path
 
 # Set in the controller when it started the embedded server, which it then stops at the end.
 STARTED_EMBEDDED = pytest.StashKey[bool]()

@@ -11,7 +11,7 @@ import pytest
 from dagster_project.warehouse.connection import scratch_database
 
 # The session's server (FLOWS_DATABASE_URL's, or the embedded one), as for the integration tests.
-from tests.integration.conftest import database_url  # noqa: F401
+from tests.support.database import database_url  # noqa: F401 - a fixture
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -29,7 +29,7 @@ def chromium() -> Path:
 
 
 @pytest.fixture
-def e2e_database_url(database_url: str) -> Iterator[str]:  # noqa: F811
+def e2e_database_url(database_url: str) -> Iterator[str]:  # noqa: F811 - the fixture above
     """A database of the test's own: the UI's runs must not add rows other tests count."""
     with scratch_database(database_url, "flows_e2e") as url:
         yield url

@@ -12,7 +12,7 @@ from psycopg import conninfo, errors, sql
 
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
-from tests.dbt_cli import run_dbt
+from tests.support.dbt_cli import run_dbt
 
 BI_ROLE = "flows_bi"
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from dagster_project.paths import PROJECT_ROOT, state_dir
-from tests.helpers import flows
+from tests.support.flows_cli import flows
 
 
 @pytest.fixture

@@ -26,8 +26,8 @@ from dagster_project.warehouse.connection_leases import (
     connections_in_use,
     set_limit,
 )
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP, write_fleet_registry
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 
 @pytest.fixture

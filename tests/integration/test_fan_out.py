@@ -29,8 +29,8 @@ from dagster_project.defs.sync.fan_out import transform_after_fanned_out_sync
 from dagster_project.defs.sync.schedules import fanned_out_sync_schedule
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP, write_fleet_registry
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 METERS = 12
 TICK = datetime(2026, 11, 27, 10, 15, tzinfo=UTC)

@@ -24,8 +24,8 @@ from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse.connection import scratch_database
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP
 
 METERS = 10
 MONEY = 100_000  # simulator balance units per GBP

@@ -17,8 +17,8 @@ from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync, sync_buckets
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP
 
 FAULTS = {1: "offline", 2: "nak", 3: "silent"}
 PASSIVE = 5

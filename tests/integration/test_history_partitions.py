@@ -4,21 +4,25 @@ by --full-refresh, and made from the plain tables of a database built by an earl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from dagster_project.warehouse import connection, partitions
-from tests.integration.test_incremental_marts import (
-    FIRST_SYNC,
-    dbt_run,
-    load_syncs,
-    private_database,  # noqa: F401 - a fixture
-)
+from tests.support.history_syncs import FIRST_SYNC, dbt_run, history_database, load_syncs
 
 HISTORY_MARTS = ("meter_prepay_balance", "meter_csq", "meter_voltage", "meter_health_history")
 SCHEMA = "flows"
+
+
+@pytest.fixture
+def private_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the incremental state must not see other tests' syncs."""
+    with history_database(database_url) as url:
+        yield url
 
 
 def layout(conn: psycopg.Connection, table: str) -> list[str]:
@@ -44,7 +48,7 @@ def all_rows(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     }
 
 
-def test_history_marts_are_partitioned_by_month(private_database: str) -> None:  # noqa: F811
+def test_history_marts_are_partitioned_by_month(private_database: str) -> None:
     url = private_database
     load_syncs(url, range(0, 8))  # 23-24 October 2026
     dbt_run(url)
@@ -78,7 +82,7 @@ def test_history_marts_are_partitioned_by_month(private_database: str) -> None: 
 
 
 def test_a_month_held_by_the_default_partition_is_moved_into_its_own(
-    private_database: str,  # noqa: F811
+    private_database: str,
 ) -> None:
     url = private_database
     load_syncs(url, range(0, 4))
@@ -102,7 +106,7 @@ def test_a_month_held_by_the_default_partition_is_moved_into_its_own(
         assert where == ("flows.meter_csq_p202608",)
 
 
-def test_plain_history_tables_are_converted_with_their_rows(private_database: str) -> None:  # noqa: F811
+def test_plain_history_tables_are_converted_with_their_rows(private_database: str) -> None:
     url = private_database
     load_syncs(url, range(0, 8))
     dbt_run(url)

@@ -25,9 +25,9 @@ from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.write_store import insert_token
-from tests.fleet_thread import FleetThread
-from tests.helpers import flows
-from tests.simulated import QUICK_EMOP
+from tests.support.fleet_thread import FleetThread
+from tests.support.flows_cli import flows
+from tests.support.simulated import QUICK_EMOP
 
 #: The registry says this serial lives at meter 1's address; the device there is meter 1.
 REGISTERED = "EML2999999999"

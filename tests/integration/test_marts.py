@@ -20,7 +20,7 @@ from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.dbt_cli import run_dbt, target_path
+from tests.support.dbt_cli import run_dbt, target_path
 
 # The Meter Domain page's queries, as published.
 GET_METER_STATUS = """

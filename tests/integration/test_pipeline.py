@@ -12,7 +12,7 @@ from dagster_project.definitions import defs
 from dagster_project.defs.dbt.assets import flows_dbt_models
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from tests.helpers import ESCO, registry_csv, registry_row
+from tests.support.registry import ESCO, registry_csv, registry_row
 
 # The Meter Domain page's "Find all active meters for an ESCO", as published.
 FIND_ACTIVE_METERS_FOR_ESCO = """

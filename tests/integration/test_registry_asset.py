@@ -10,7 +10,7 @@ from dagster import materialize
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.registry import SERIAL_FORMS, UNSUPPORTED_HARDWARE
-from tests.helpers import registry_csv, registry_row
+from tests.support.registry import registry_csv, registry_row
 
 
 def run_registry(csv_path: Path, **config: object):

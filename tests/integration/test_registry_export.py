@@ -22,7 +22,7 @@ from dagster_project.domain.registry import (
     UNSUPPORTED_HARDWARE,
 )
 from dagster_project.warehouse.connection import connect, scratch_database
-from tests.helpers import flows
+from tests.support.flows_cli import flows
 
 EXPORT = Path(__file__).parents[1] / "fixtures" / "registry_export.csv"
 THREE_PHASE = {"EMP1AX0000041902", "EMP1AX0000041903", "EMP1CX0000007711", "EMP1AX0000041950"}

@@ -24,10 +24,10 @@ from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.sync_verdicts import await_judgement, held_back
-from tests.dbt_cli import run_dbt
-from tests.fleet_thread import FleetThread
-from tests.integration.test_raw_checks import CRAFTED_BUCKET, crafted_rows, land
-from tests.simulated import QUICK_EMOP
+from tests.support.dbt_cli import run_dbt
+from tests.support.fleet_thread import FleetThread
+from tests.support.raw_checks import CRAFTED_BUCKET, crafted_rows, land
+from tests.support.simulated import QUICK_EMOP
 
 STAGING = "flows_staging.stg_flows_raw__meter_sync_snapshots"
 # Meter i of the fleet is put in bucket BUCKET_OF[i]; buckets land in order, so the run lands

@@ -6,34 +6,29 @@ import getpass
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
-from dagster_project.domain.registry import parse_registry_csv
 from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.services.write_path import run_write_path
 from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
-from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
-from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.dbt_cli import run_dbt
-from tests.helpers import registry_csv, registry_row
-from tests.simulated import QUICK_EMOP
-
-FLOWS = str(Path(sys.executable).with_name("flows"))
+from tests.support.dbt_cli import run_dbt
+from tests.support.flows_cli import FLOWS
+from tests.support.registry import load_registry, registry_row
+from tests.support.simulated import QUICK_EMOP
 
 ESCO_TWINS = "11111111-1111-4111-8111-111111111111"  # two C1.w, a passive one, one without prepay
 ESCO_MIXED = "22222222-2222-4222-8222-222222222222"  # a C1.w and a B1.w
@@ -83,14 +78,6 @@ def private_database(server_url: str) -> Iterator[str]:
     """A database of this module's own: no other test's registry, and no dbt run until ours."""
     with scratch_database(server_url, "flows_tariff") as url:
         yield url
-
-
-def load_registry(url: str, rows: list[dict[str, str]]) -> None:
-    parsed = parse_registry_csv(registry_csv(rows).splitlines(keepends=True))
-    assert parsed.rejects == []
-    with connection.connect(url) as conn:
-        ensure_raw_tables(conn)
-        replace_registry(conn, parsed.meters, [], "registry.csv", datetime.now(UTC))
 
 
 @pytest.fixture(scope="module")

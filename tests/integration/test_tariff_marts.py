@@ -30,9 +30,8 @@ from dagster_project.warehouse.raw_tables import (
     RawTable,
 )
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
-from tests.dbt_cli import run_dbt
-from tests.helpers import registry_row
-from tests.integration.test_tariff_cli import load_registry
+from tests.support.dbt_cli import run_dbt
+from tests.support.registry import load_registry, registry_row
 
 UK = ZoneInfo("Europe/London")
 ESCO = "55555555-5555-4555-8555-555555555555"

@@ -49,8 +49,8 @@ from dagster_project.warehouse.write_store import (
     insert_token,
     open_tokens,
 )
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP, write_fleet_registry
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 #: A fault that hits only the token's write: the serial read before it is answered.
 TOKEN_WRITE = (o.PREPAY_TOKEN.object_id,)

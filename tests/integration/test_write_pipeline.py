@@ -27,9 +27,9 @@ from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
 from dagster_project.warehouse.write_store import insert_covered_meters, insert_token
-from tests.dbt_cli import run_dbt
-from tests.fleet_thread import FleetThread
-from tests.simulated import QUICK_EMOP, write_fleet_registry
+from tests.support.dbt_cli import run_dbt
+from tests.support.fleet_thread import FleetThread
+from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 TOKEN = "03000123412341234123"  # £30.00 on the simulator
 YEAR = datetime.now(UTC).year + 1

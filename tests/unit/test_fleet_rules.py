@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from dagster_project.domain.fleet_health import (
     BalanceBelowFloor,
     BalanceRise,
@@ -53,6 +55,30 @@ def test_drift_over_the_error_limit_is_an_error_even_behind() -> None:
     )
     assert verdict.severity == "ERROR"
     assert verdict.counts == {"meters_drifting": 2, "meters_over_error": 1}
+
+
+@pytest.mark.parametrize(
+    ("seconds", "severity", "over_error"),
+    [(299, "WARN", 0), (300, "WARN", 0), (301, "ERROR", 1)],
+)
+@pytest.mark.parametrize("sign", [1, -1], ids=["ahead", "behind"])
+def test_drift_is_an_error_only_over_300_seconds(
+    seconds: int, severity: str, over_error: int, sign: int
+) -> None:
+    # 300 s is the documented limit ("over 300 s is an error"): at it, still a warning.
+    verdict = judge_clock_drift([drift("EML0000000001", sign * seconds)], THRESHOLDS)
+    assert (verdict.severity, verdict.counts["meters_over_error"]) == (severity, over_error)
+
+
+@pytest.mark.parametrize(
+    ("csq", "reason"),
+    [(9, "under 10"), (10, "20 -> 10"), (11, "20 -> 11")],
+)
+def test_a_signal_is_under_the_floor_below_10_not_at_it(csq: int, reason: str) -> None:
+    # The query lists a meter for either reason; the verdict says which. At 10 the meter is
+    # only listed for its fall from a median of 20, so that is the reason given.
+    verdict = judge_signal([SignalDrop("EML0000000001", csq, 20.0, AT)], THRESHOLDS)
+    assert [m["reason"] for m in verdict.meters] == [reason]
 
 
 def test_signal_drops_say_why() -> None:

@@ -22,7 +22,7 @@ from dagster_project.domain.registry import (
     read_registry_file,
 )
 from dagster_project.paths import DEMO_REGISTRY_CSV
-from tests.helpers import registry_csv, registry_row
+from tests.support.registry import registry_csv, registry_row
 
 
 def parse(text: str):

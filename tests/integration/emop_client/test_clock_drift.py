@@ -10,8 +10,7 @@ from dagster_project.emop import objects as o
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.simulator import FleetConfig, SimulatedFleet
-
-from .relay import DROP, FORWARD, Relay, is_read_of
+from tests.support.relay import DROP, FORWARD, Relay, is_read_of
 
 #: The largest mean error allowed: the meters' clocks tick in whole seconds.
 BOUND_SECONDS = 0.6

@@ -11,8 +11,7 @@ from dagster_project.emop import objects as o
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import MeterTimeoutError
 from dagster_project.simulator import FleetConfig, SimulatedFleet
-
-from .relay import Relay
+from tests.support.relay import Relay
 
 SETTINGS = ClientSettings(
     timeout_seconds=1.0,

@@ -19,8 +19,7 @@ from dagster_project.emop.errors import (
     MeterUnreachableError,
 )
 from dagster_project.simulator import FleetConfig, SimulatedFleet
-
-from .relay import DROP, FORWARD, Relay, is_read_of
+from tests.support.relay import DROP, FORWARD, Relay, is_read_of
 
 QUICK = ClientSettings(
     timeout_seconds=0.5,

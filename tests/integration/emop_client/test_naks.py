@@ -16,8 +16,7 @@ from dagster_project.emop.errors import (
 )
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.simulator import FleetConfig, SimulatedFleet
-
-from .relay import CORRUPT, FORWARD, Relay, Tamper, is_read_of
+from tests.support.relay import CORRUPT, FORWARD, Relay, Tamper, is_read_of
 
 SETTINGS = ClientSettings(
     timeout_seconds=1.0,

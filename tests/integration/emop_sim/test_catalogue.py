@@ -19,9 +19,8 @@ from dagster_project.emop.errors import NakError
 from dagster_project.emop.frame import decode_frame
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.simulator import FleetConfig, GroundTruth, SimMeter, SimulatedFleet
-from tests.unit.emop.test_spec_frames import ALL_SPEC_FRAMES, DEFAULT_EXAMPLES, HEAD_END, wire
-
-from .wire import exchange
+from tests.support.spec_frames import ALL_SPEC_FRAMES, DEFAULT_EXAMPLES, HEAD_END, wire
+from tests.support.wire import exchange
 
 SETTINGS = ClientSettings(
     timeout_seconds=5.0, attempts=1, min_gap_seconds=0.0, reuse_connections=True

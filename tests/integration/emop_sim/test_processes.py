@@ -22,8 +22,7 @@ from dagster_project.simulator import (
     SimulatedFleet,
     run_simulator,
 )
-
-from .wire import exchange, read_frame_bytes, read_request
+from tests.support.wire import exchange, read_frame_bytes, read_request
 
 ORIGIN = datetime(2024, 11, 11, 10, 17, tzinfo=UTC)
 

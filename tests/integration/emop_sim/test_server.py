@@ -21,8 +21,14 @@ from dagster_project.emop.data import (
 from dagster_project.emop.errors import CrcError
 from dagster_project.emop.frame import decode_frame
 from dagster_project.simulator import FleetConfig, SimMeter, SimulatedFleet
-
-from .wire import drift_from, exchange, frame_request, now, read_frame_bytes, read_request
+from tests.support.wire import (
+    drift_from,
+    exchange,
+    frame_request,
+    now,
+    read_frame_bytes,
+    read_request,
+)
 
 FAULTS = {
     1: "offline",

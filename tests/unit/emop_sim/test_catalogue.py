@@ -13,8 +13,7 @@ from dagster_project.emop.data import DefaultRecord, decode_default
 from dagster_project.emop.frame import Frame
 from dagster_project.simulator.clock import EMOP_EPOCH_UNIX, STEP_SECONDS
 from dagster_project.simulator.model import MeterModel
-
-from .helpers import at_step, exchange, make_model
+from tests.support.sim_model import at_step, exchange, make_model
 
 T = at_step(20, 33)
 READABLE = [obj for obj in o.SINGLE_PHASE_OBJECTS if obj.readable]

@@ -12,8 +12,7 @@ from dagster_project.emop.data import DefaultRecord, decode_default
 from dagster_project.emop.frame import Frame, decode_frame
 from dagster_project.simulator.handler import respond
 from dagster_project.simulator.model import READERS
-
-from .helpers import CLIENT, at_step, exchange, make_model, request
+from tests.support.sim_model import CLIENT, at_step, exchange, make_model, request
 
 T = at_step(20, 33)
 

@@ -30,8 +30,7 @@ from dagster_project.simulator.model import (
     SC,
     MeterModel,
 )
-
-from .helpers import H0, SEED, at_step, exchange, gbp, make_model
+from tests.support.sim_model import H0, SEED, at_step, exchange, gbp, make_model
 
 DAY_STEPS = 48
 

@@ -11,9 +11,8 @@ import pytest
 from dagster_project.emop.frame import Frame, decode_frame
 from dagster_project.simulator.handler import respond
 from dagster_project.simulator.model import SC, MeterModel
-from tests.unit.emop.test_spec_frames import ALL_SPEC_FRAMES, HEAD_END, METER, wire
-
-from .helpers import at_step, make_model
+from tests.support.sim_model import at_step, make_model
+from tests.support.spec_frames import ALL_SPEC_FRAMES, HEAD_END, METER, wire
 
 T = at_step(20, 33)
 CAPTURED_CLOCK = datetime(2023, 8, 6, 21, 0, 1, tzinfo=UTC).timestamp()

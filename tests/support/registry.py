@@ -1,16 +1,16 @@
-"""Shared test helpers: registry CSV rows built from a valid example, and the `flows` command."""
+"""Registry CSV rows built from a valid example, and a registry loaded straight into PostgreSQL."""
 
 from __future__ import annotations
 
 import csv
 import io
-import subprocess
-import sys
 import uuid
-from pathlib import Path
+from datetime import UTC, datetime
 
-from dagster_project.domain.registry import COLUMNS
-from dagster_project.paths import PROJECT_ROOT
+from dagster_project.domain.registry import COLUMNS, parse_registry_csv
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.raw_tables import ensure_raw_tables
+from dagster_project.warehouse.registry_store import replace_registry
 
 ESCO = "2f7a3c64-5a0b-4e8e-9d7c-1b9a2e4f6c01"
 
@@ -36,6 +36,7 @@ def registry_row(number: int, **overrides: str) -> dict[str, str]:
 
 
 def registry_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """The rows as a registry file's text, header first."""
     out = io.StringIO()
     writer = csv.DictWriter(
         out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n"
@@ -45,14 +46,11 @@ def registry_csv(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS)
     return out.getvalue()
 
 
-FLOWS = str(Path(sys.executable).with_name("flows"))
-
-
-def flows(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
-    """Run the `flows` command as a user would, from the checkout."""
-    result = subprocess.run(
-        [FLOWS, *args], env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"flows {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+def load_registry(url: str, rows: list[dict[str, str]]) -> None:
+    """The rows as the registry in the database at `url`, as a registry file would replace it
+    (the raw tables are made if missing)."""
+    parsed = parse_registry_csv(registry_csv(rows).splitlines(keepends=True))
+    assert parsed.rejects == []
+    with connection.connect(url) as conn:
+        ensure_raw_tables(conn)
+        replace_registry(conn, parsed.meters, [], "registry.csv", datetime.now(UTC))
