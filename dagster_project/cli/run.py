@@ -178,20 +178,22 @@ def one_run_at_a_time(target: DatabaseTarget) -> Iterator[None]:
     with psycopg.connect(target.url, autocommit=True, application_name=me) as conn:
         (locked,) = conn.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
         if not locked:
-            holder = _lock_holder(conn) or "another flows run"
+            holder = run_lock_holder(conn) or "another flows run"
             print(f"{holder} is running on {target.display_url}: waiting for it to end", flush=True)
             conn.execute("select pg_advisory_lock(%s)", (RUN_LOCK,))
         yield
         # Ending the session gives the lock back, also when the block raised.
 
 
-def _lock_holder(conn: psycopg.Connection) -> str | None:
-    """The application name of the session holding the run lock (it names its pid)."""
+def run_lock_holder(conn: psycopg.Connection) -> str | None:
+    """The application name of the session holding the run lock (it names its pid). Advisory
+    locks belong to one database: a run on another database of the server holds another lock."""
     row = conn.execute(
         """
         select activity.application_name
         from pg_locks as locks join pg_stat_activity as activity using (pid)
         where locks.locktype = 'advisory' and locks.granted
+          and locks.database = (select oid from pg_database where datname = current_database())
           and locks.classid = %s and locks.objid = %s and locks.objsubid = 1
         """,
         (RUN_LOCK >> 32, RUN_LOCK & 0xFFFFFFFF),

@@ -6,6 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import psycopg
+
+from dagster_project.cli.run import run_lock_holder
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.warehouse.connection import scratch_database
 
@@ -70,3 +73,21 @@ def take_turns(database_url: str) -> None:
     finally:
         first.kill()
         first.wait(60)
+
+
+def test_a_run_on_another_database_of_the_server_is_not_named_as_the_holder(
+    database_url: str,
+) -> None:
+    with (
+        scratch_database(database_url, "flows_lock") as elsewhere,
+        scratch_database(database_url, "flows_lock") as here,
+    ):
+        other = holder(elsewhere)
+        try:
+            assert said(other) == "holding"
+            with psycopg.connect(here, autocommit=True) as conn:
+                # Advisory locks belong to one database: nothing holds this one's.
+                assert run_lock_holder(conn) is None
+        finally:
+            other.kill()
+            other.wait(60)

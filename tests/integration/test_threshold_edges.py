@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from dagster_project.defs.sensors import read_conditions
+from dagster_project.defs.alerts.sensors import read_conditions
 from dagster_project.domain.rules.fleet_rules import Thresholds, judge_signal
 from dagster_project.warehouse import connection, fleet_health
 from dagster_project.warehouse.connection import scratch_database
