@@ -18,7 +18,7 @@ from dagster_project.defs.checks.fleet import (
 )
 from dagster_project.defs.checks.raw import raw_snapshot_checks
 from dagster_project.defs.dbt.assets import flows_dbt_models
-from dagster_project.defs.logs.assets import meter_event_log, profile_log_1
+from dagster_project.defs.meter_logs.assets import meter_event_log, profile_log_1
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
 from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync

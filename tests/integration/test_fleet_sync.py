@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from dagster import materialize
 
-from dagster_project.defs.logs.assets import meter_event_log, profile_log_1
+from dagster_project.defs.meter_logs.assets import meter_event_log, profile_log_1
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync, sync_buckets

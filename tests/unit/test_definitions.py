@@ -13,7 +13,7 @@ import pytest
 from dagster import build_schedule_context
 
 from dagster_project.definitions import defs
-from dagster_project.defs.logs.jobs import previous_utc_day
+from dagster_project.defs.meter_logs.jobs import previous_utc_day
 from dagster_project.defs.sync.schedules import fanned_out_sync_schedule, fleet_sync_schedule
 
 

@@ -4,7 +4,7 @@ one run for the rest)."""
 from dagster import AssetSelection, define_asset_job
 
 from dagster_project.defs.dbt.assets import DBT_BUILD_TAGS
-from dagster_project.defs.logs.jobs import DAILY_LOGS
+from dagster_project.defs.meter_logs.jobs import DAILY_LOGS
 from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, sync_buckets
 
 FLEET_SYNC = AssetSelection.assets(METER_SYNC_SNAPSHOTS)

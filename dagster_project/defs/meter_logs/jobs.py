@@ -11,7 +11,7 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.defs.logs.assets import METER_EVENT_LOG, PROFILE_LOG_1, daily_partitions
+from dagster_project.defs.meter_logs.assets import METER_EVENT_LOG, PROFILE_LOG_1, daily_partitions
 
 DAILY_LOGS = AssetSelection.assets(PROFILE_LOG_1, METER_EVENT_LOG)
 
