@@ -51,10 +51,9 @@ from dagster_project.emop.state import MeterEndpoint
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 from dagster_project.warehouse.identity_store import unresolved_mismatches
 from dagster_project.warehouse.sync_store import registered_meters
-from dagster_project.warehouse.tariff_store import cancel_changes_of_gone_meters
 from dagster_project.warehouse.write_store import (
     WriteJournal,
-    cancel_tokens_of_gone_meters,
+    cancel_writes_of_gone_meters,
     open_changes,
     open_tokens,
     write_path_lock,
@@ -270,8 +269,7 @@ def run_write_path(
         if not locked:
             return None
         # Before planning, so that a meter gone from the registry takes no part in it.
-        cancelled = cancel_changes_of_gone_meters(conn, clock())
-        cancelled_tokens = cancel_tokens_of_gone_meters(conn, clock())
+        cancelled, cancelled_tokens = cancel_writes_of_gone_meters(conn, clock())
         work, superseded, waiting = plan_work(
             registered_meters(conn),
             open_changes(conn),

@@ -1,19 +1,15 @@
-"""Tariff change requests in PostgreSQL: the meter facts their checks need, the insert, and the
-cancellation of changes whose meter has gone."""
+"""Tariff change requests in PostgreSQL: the meter facts their checks need, and the insert."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from dagster_project.domain.tariff_push import Cancellation, cancellations
 from dagster_project.domain.tariff_requests import (
     REGISTERS_MART,
     MeterFacts,
@@ -25,10 +21,8 @@ from dagster_project.domain.tariff_requests import (
 from dagster_project.warehouse.raw_tables import (
     METER_REGISTRY,
     METER_SYNC_SNAPSHOTS,
-    TARIFF_CHANGE_REQUEST_METERS,
     TARIFF_CHANGE_REQUESTS,
 )
-from dagster_project.warehouse.write_store import installation_statuses, open_changes
 
 METER_REGISTERS = sql.Identifier(*REGISTERS_MART.split("."))
 
@@ -113,34 +107,3 @@ def insert_request(conn: psycopg.Connection, request: TariffChangeRequest) -> No
         sql.SQL(", ").join(map(sql.Placeholder, names)),
     )
     conn.execute(statement, request_row(request))
-
-
-# ---------------------------------------------------------------- meters that have gone
-
-
-def record_cancellations(
-    conn: psycopg.Connection, found: Sequence[Cancellation], now: datetime
-) -> list[Cancellation]:
-    """Mark each change cancelled with its reason; the ones already cancelled keep their first
-    record, so running this again changes nothing. Returns those cancelled now."""
-    done = []
-    for cancellation in found:
-        row = conn.execute(
-            sql.SQL(
-                "update {} set cancelled_at = %s, cancel_reason = %s "
-                "where request_id = %s and meter_id = %s and cancelled_at is null "
-                "returning request_id"
-            ).format(TARIFF_CHANGE_REQUEST_METERS.identifier),
-            (now, cancellation.reason, cancellation.request_id, cancellation.meter_id),
-        ).fetchone()
-        if row is not None:
-            done.append(cancellation)
-    return done
-
-
-def cancel_changes_of_gone_meters(conn: psycopg.Connection, now: datetime) -> list[Cancellation]:
-    """Cancel the unfinished changes whose meter left the registry or is deleted there, in one
-    transaction: nothing could ever push them, and they would otherwise wait for ever."""
-    with conn.transaction():
-        found = cancellations(open_changes(conn), installation_statuses(conn))
-        return record_cancellations(conn, found, now)

@@ -15,7 +15,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from dagster_project.domain.rules.write_rules import StuckWrite
-from dagster_project.domain.tariff_push import PushAttempt, TariffChange
+from dagster_project.domain.tariff_push import (
+    Cancellation,
+    PushAttempt,
+    TariffChange,
+    cancellations,
+)
 from dagster_project.domain.tariff_requests import (
     MeterFacts,
     TariffChangeRequest,
@@ -211,26 +216,49 @@ def installation_statuses(conn: psycopg.Connection) -> dict[uuid.UUID, str | Non
     return dict(rows.fetchall())
 
 
-def cancel_tokens_of_gone_meters(
+def cancel_writes_of_gone_meters(
     conn: psycopg.Connection, now: datetime
-) -> list[TokenCancellation]:
-    """Cancel the unsent tokens whose meter left the registry or is deleted there, in one
-    transaction: nothing could ever send them, and they would otherwise wait for ever. A token
-    already cancelled keeps its first record, so running this again changes nothing."""
+) -> tuple[list[Cancellation], list[TokenCancellation]]:
+    """Cancel the unfinished tariff changes and unsent tokens whose meter left the registry or
+    is deleted there, in one transaction: nothing could ever deliver them, and they would
+    otherwise wait for ever. One already cancelled keeps its first record, so running this
+    again changes nothing. Returns those cancelled now."""
     with conn.transaction():
-        found = token_cancellations(open_tokens(conn), installation_statuses(conn))
-        done = []
-        for cancellation in found:
-            row = conn.execute(
-                sql.SQL(
-                    "update {} set cancelled_at = %s, cancel_reason = %s "
-                    "where token_id = %s and cancelled_at is null returning token_id"
-                ).format(TOPUP_TOKENS.identifier),
-                (now, cancellation.reason, cancellation.token_id),
-            ).fetchone()
-            if row is not None:
-                done.append(cancellation)
-        return done
+        statuses = installation_statuses(conn)
+        changes = [
+            found
+            for found in cancellations(open_changes(conn), statuses)
+            if _mark_cancelled(
+                conn,
+                TARIFF_CHANGE_REQUEST_METERS,
+                {"request_id": found.request_id, "meter_id": found.meter_id},
+                found.reason,
+                now,
+            )
+        ]
+        tokens = [
+            found
+            for found in token_cancellations(open_tokens(conn), statuses)
+            if _mark_cancelled(conn, TOPUP_TOKENS, {"token_id": found.token_id}, found.reason, now)
+        ]
+    return changes, tokens
+
+
+def _mark_cancelled(
+    conn: psycopg.Connection, table: RawTable, key: dict[str, Any], reason: str, now: datetime
+) -> bool:
+    """Set the row's cancelled_at and cancel_reason unless it was cancelled before."""
+    where = sql.SQL(" and ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(column)) for column in key
+    )
+    row = conn.execute(
+        sql.SQL(
+            "update {} set cancelled_at = %s, cancel_reason = %s "
+            "where {} and cancelled_at is null returning true"
+        ).format(table.identifier, where),
+        (now, reason, *key.values()),
+    ).fetchone()
+    return row is not None
 
 
 # ---------------------------------------------------------------- attempts
