@@ -31,9 +31,11 @@ from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.connection_slots import ConnectionSlots, Slot
 from dagster_project.emop.runner import run
 from dagster_project.emop.state import MeterEndpoint
+from dagster_project.settings import Settings
 from dagster_project.simulator import FleetConfig, serve_fleet_processes
-from dagster_project.warehouse import connection, embedded
+from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+from dagster_project.warehouse.embedded import EmbeddedServer
 
 
 def parse_args() -> argparse.Namespace:
@@ -128,8 +130,11 @@ def main() -> None:
     binding_cap = max(1, args.concurrency // 2 // args.escos)
     loose_cap = args.concurrency  # more than any ESCO can reach in one run
 
-    server = connection.resolve_database()
-    was_running = server.embedded and embedded.status().running
+    deployment = Settings.from_environment()
+    embedded = EmbeddedServer(deployment.state_dir)
+    # Asked before resolve_database starts the server, so that one started here is stopped.
+    was_running = embedded.status().running
+    server = connection.resolve_database(deployment)
     processes = max(1, math.ceil((args.meters + args.concurrency) / 12_000))
     try:
         with (

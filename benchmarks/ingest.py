@@ -33,6 +33,7 @@ from psycopg import sql
 from sample_tariffs import FUTURE, TARIFF
 from sqlalchemy import create_engine
 
+from dagster_project.settings import Settings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
@@ -90,7 +91,7 @@ def main() -> None:
     parser.add_argument("--skip-pandas", action="store_true")
     args = parser.parse_args()
 
-    server = connection.resolve_database()
+    server = connection.resolve_database(Settings.from_environment())
     scratch = f"flows_bench_{secrets.token_hex(3)}"
     with connection.connect(server.url, autocommit=True) as admin:
         admin.execute(sql.SQL("create database {}").format(sql.Identifier(scratch)))

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from dagster_project.domain.fleet_buckets import BUCKETS_ENV, bucket_sizes
+from dagster_project.domain.fleet_buckets import bucket_sizes
 
 SPLIT_COUNTS = (4, 8, 16, 32, 64)
 CYCLE_SECONDS = 15 * 60
@@ -206,7 +206,6 @@ def run_worker(spec: WorkerSpec, process_started: float) -> WorkerResult:
 
     The asset's helpers are wrapped with timers where it looks them up (module globals), so
     the phases are those of the real asset; the wrappers cost microseconds per call."""
-    os.environ[BUCKETS_ENV] = str(spec.buckets)  # the partitions are fixed at import
     from dagster import materialize
 
     import dagster_project.defs.sync.assets as sync_asset
@@ -245,7 +244,9 @@ def run_worker(spec: WorkerSpec, process_started: float) -> WorkerResult:
     result.rss_before_mb = rss_mb()
     result.start_cpu = cpu_seconds()
     cpu, wall = cpu_seconds(), time.perf_counter()
-    outcome = materialize([sync_asset.meter_sync], resources=resources, **selection)
+    # Built after the timers are in place: the asset looks its helpers up when it runs.
+    meter_sync = sync_asset.build_meter_sync(sync_asset.sync_partitions(spec.buckets))
+    outcome = materialize([meter_sync], resources=resources, **selection)
     result.wall = time.perf_counter() - wall
     result.cpu = cpu_seconds() - cpu
     result.rss_peak_mb = peak_rss_mb()
@@ -538,16 +539,19 @@ def main() -> None:
     if args.worker:
         worker_main(args.worker, process_started)
         return
-    os.environ[BUCKETS_ENV] = str(args.buckets)  # before any dagster_project.defs import
-    from dagster_project.warehouse import connection, embedded
+    from dagster_project.settings import Settings
+    from dagster_project.warehouse import connection
+    from dagster_project.warehouse.embedded import EmbeddedServer
 
     start_load = os.getloadavg()
     started = time.perf_counter()
     log(f"load average at start: {' '.join(f'{x:.2f}' for x in start_load)}")
     split, split_seconds = measure_split(args.meters)
 
-    was_running = connection.configured_url() is None and embedded.status().running
-    server = connection.resolve_database()
+    settings = Settings.from_environment()
+    embedded = EmbeddedServer(settings.state_dir)
+    was_running = settings.database_url is None and embedded.status().running
+    server = connection.resolve_database(settings)
     log(f"server: {server.display_url} ({'embedded' if server.embedded else 'configured'})")
     try:
         with (

@@ -41,7 +41,9 @@ from sample_tariffs import FUTURE, TARIFF
 
 from dagster_project.domain.registry import RegistryMeter
 from dagster_project.paths import DBT_PROJECT_DIR
-from dagster_project.warehouse import connection, embedded
+from dagster_project.settings import Settings
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.embedded import EmbeddedServer
 from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     METER_SYNCS,
@@ -478,8 +480,10 @@ def report(args: argparse.Namespace, short: HistoryResult, long: HistoryResult) 
 
 def main() -> None:
     args = parse_args()
-    was_running = connection.configured_url() is None and embedded.status().running
-    server = connection.resolve_database()
+    settings = Settings.from_environment()
+    embedded = EmbeddedServer(settings.state_dir)
+    was_running = settings.database_url is None and embedded.status().running
+    server = connection.resolve_database(settings)
     log(f"server: {server.display_url} ({'embedded' if server.embedded else 'configured'})")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     started = time.perf_counter()

@@ -11,9 +11,9 @@ import os
 
 import pytest
 
-from dagster_project.domain.registry import MAX_REMOVED_SHARE_ENV
-from dagster_project.warehouse import connection, embedded
+from dagster_project.settings import REGISTRY_MAX_REMOVED_SHARE
 from tests.support.dbt_cli import TARGET_ENV, target_path
+from tests.support.settings import current_settings, embedded_server
 
 # Set in the controller when it started the embedded server, which it then stops at the end.
 STARTED_EMBEDDED = pytest.StashKey[bool]()
@@ -23,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # The tests of one session share a database and each loads a fleet of its own, replacing
     # the last: on purpose, so the guard against a file removing much of the fleet is lifted.
     # The tests of that guard set their own share (tests/integration/test_registry_asset.py).
-    os.environ[MAX_REMOVED_SHARE_ENV] = "1"
+    os.environ[REGISTRY_MAX_REMOVED_SHARE] = "1"
 
     # `make test` prepares dbt's manifest; a bare `pytest` on a fresh checkout gets it here,
     # since importing the definitions needs it. Under xdist the controller configures before
@@ -46,13 +46,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not config.pluginmanager.has_plugin("dsession"):
         return
-    if connection.configured_url() is not None:
+    if current_settings().database_url is not None:
         return
-    config.stash[STARTED_EMBEDDED] = not embedded.status().running
-    embedded.start()
+    config.stash[STARTED_EMBEDDED] = not embedded_server().status().running
+    embedded_server().start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # After every worker has finished, as a single session would at its end.
     if config.stash.get(STARTED_EMBEDDED, False):
-        embedded.stop()
+        embedded_server().stop()

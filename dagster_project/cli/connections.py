@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import click
 
-from dagster_project.cli.common import open_database
+from dagster_project.cli.common import open_database, settings
+from dagster_project.settings import MAX_CONNECTIONS_PER_ESCO
 from dagster_project.warehouse.connection_leases import connections_in_use, set_limit
-
-#: The cap of every ESCO without a limit of its own (EmopSettings.max_connections_per_esco).
-DEFAULT_LIMIT_ENV = "FLOWS_EMOP_MAX_CONNECTIONS_PER_ESCO"
 
 
 @click.group("connections", invoke_without_command=True)
@@ -22,8 +19,9 @@ def connections(context: click.Context) -> None:
     these caps; ESCOs without a limit of their own get FLOWS_EMOP_MAX_CONNECTIONS_PER_ESCO."""
     if context.invoked_subcommand is not None:
         return
-    default = os.environ.get(DEFAULT_LIMIT_ENV) or "none (ESCOs without a limit are not capped)"
-    click.echo(f"default limit ({DEFAULT_LIMIT_ENV}): {default}")
+    limit = settings().max_connections_per_esco
+    default = limit or "none (ESCOs without a limit are not capped)"
+    click.echo(f"default limit ({MAX_CONNECTIONS_PER_ESCO}): {default}")
     with open_database() as conn:
         rows = connections_in_use(conn)
     if not rows:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
+from dagster_project.cli.common import load_settings, settings
 from dagster_project.cli.connections import connections
 from dagster_project.cli.emop import emop, simulate
 from dagster_project.cli.identity import identity
@@ -26,7 +27,9 @@ from dagster_project.cli.maintenance import partition
 from dagster_project.cli.tariff import tariff
 from dagster_project.cli.topup import topup
 from dagster_project.paths import PROJECT_ROOT
-from dagster_project.warehouse import connection, embedded
+from dagster_project.settings import DATABASE_URL, EMOP_PREFIX, REGISTRY_CSV
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.embedded import EmbeddedServer, EmbeddedServerInUse
 
 if TYPE_CHECKING:  # pipeline_run imports Dagster: only the commands that run it load it
     from dagster_project.cli.run import RunOptions
@@ -36,8 +39,10 @@ DEFAULT_UI_PORT = 3000
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """Flows: meter data from Emlite prepayment meters into PostgreSQL."""
+    context.obj = load_settings()
 
 
 @main.group()
@@ -48,7 +53,7 @@ def db() -> None:
 @db.command("url")
 def db_url() -> None:
     """Print the database URL, starting the embedded server if it is needed."""
-    click.echo(connection.resolve_database().url)
+    click.echo(connection.resolve_database(settings()).url)
 
 
 @db.command("start")
@@ -56,7 +61,7 @@ def db_start() -> None:
     """Start the embedded server (it keeps running until `flows db stop`)."""
     if _external_database_note():
         return
-    url = embedded.start_until_stopped()
+    url = EmbeddedServer(settings().state_dir).start_until_stopped()
     click.echo(f"embedded PostgreSQL running: {url}")
 
 
@@ -69,8 +74,8 @@ def db_stop(force: bool) -> None:
     if _external_database_note():
         return
     try:
-        stopped = embedded.stop(force=force)
-    except embedded.EmbeddedServerInUse as error:
+        stopped = EmbeddedServer(settings().state_dir).stop(force=force)
+    except EmbeddedServerInUse as error:
         raise click.ClickException(str(error)) from None
     if stopped:
         click.echo("embedded PostgreSQL stopped")
@@ -83,10 +88,11 @@ def db_status() -> None:
     """Say which database is in use, whether the embedded server runs, and who uses it."""
     if _external_database_note():
         return
-    status = embedded.status()
+    server = EmbeddedServer(settings().state_dir)
+    status = server.status()
     if status.running:
         click.echo(f"embedded PostgreSQL running (pid {status.pid}), data in {status.data_dir}")
-        for user in embedded.live_users():
+        for user in server.live_users():
             click.echo(f"  in use by {user.describe()}")
     else:
         click.echo(f"embedded PostgreSQL stopped, data in {status.data_dir}")
@@ -94,12 +100,11 @@ def db_status() -> None:
 
 
 def _external_database_note() -> bool:
-    url = connection.configured_url()
+    url = settings().database_url
     if url is None:
         return False
     click.echo(
-        f"{connection.DATABASE_URL_ENV} is set ({connection.redact_url(url)}): "
-        "the embedded server is not used"
+        f"{DATABASE_URL} is set ({connection.redact_url(url)}): the embedded server is not used"
     )
     return True
 
@@ -128,7 +133,8 @@ def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]
         from dagster_project.cli import run as pipeline_run
 
         options = pipeline_run.RunOptions(
-            simulate=pipeline_run.default_simulate() if simulate is None else simulate,
+            settings=settings(),
+            simulate=pipeline_run.default_simulate(settings()) if simulate is None else simulate,
             meters=meters,
             seed=seed,
             faulty_fraction=faulty_fraction,
@@ -162,23 +168,23 @@ def dev(port: int, options: RunOptions) -> None:
     polled with the short gaps and timeouts `flows run` uses for it (FLOWS_EMOP_* settings).
     """
     from dagster_project.cli import run as pipeline_run
-    from dagster_project.defs.resources import EMOP_ENV_PREFIX
 
     with socket.socket() as probe:
         if probe.connect_ex((UI_HOST, port)) == 0:  # dagster dev would run on without a UI
             raise click.ClickException(f"{UI_HOST}:{port} is in use: stop that or pass --port")
     with (
-        connection.use_database("flows dev") as (target, _),
-        pipeline_run.serve_registry_source(options) as (source, emop_config),
+        connection.use_database(options.settings, "flows dev") as (target, _),
+        pipeline_run.serve_registry_source(options) as (source, registry, emop_config),
         tempfile.TemporaryDirectory(prefix="flows-dev-") as scratch,
     ):
-        pipeline_run.ensure_dagster_home()
+        pipeline_run.ensure_dagster_home(options.settings)
         click.echo(f"flows dev: {source}")
         click.echo(f"  database: {target.display_url}")
         click.echo(f"  UI:       http://{UI_HOST}:{port} (Ctrl-C stops it)")
-        env = dict(os.environ)
+        # The served code location reads its settings from this environment.
+        env = {**os.environ, REGISTRY_CSV: str(registry)}
         for name, value in emop_config.items():  # settings in the environment win
-            env.setdefault(EMOP_ENV_PREFIX + name.upper(), str(value))
+            env.setdefault(EMOP_PREFIX + name.upper(), str(value))
         returncode = _serve(port, Path(scratch), env)
     sys.exit(returncode)
 

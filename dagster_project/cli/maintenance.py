@@ -7,6 +7,7 @@ import sys
 import click
 import psycopg
 
+from dagster_project.cli.common import settings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import (
     PARTITIONED_TABLES,
@@ -20,7 +21,7 @@ def partition() -> None:
     """Convert the time-series raw tables (snapshots, profile log, event log) created
     unpartitioned by an earlier version into monthly partitions, keeping every row. Each table
     is locked while its rows are copied: run it between syncs."""
-    database = connection.resolve_database()
+    database = connection.resolve_database(settings())
     try:
         with connection.connect(database.url, autocommit=True) as conn:
             ensure_raw_tables(conn)

@@ -21,9 +21,9 @@ from typing import Any
 import psycopg
 from dagster import AssetCheckEvaluation, DagsterInstance
 
-from dagster_project.defs.registry.assets import REGISTRY_CSV_ENV
-from dagster_project.defs.sync.assets import all_buckets_tags
-from dagster_project.paths import state_dir
+from dagster_project.defs.sync.assets import all_buckets_tags, sync_partitions
+from dagster_project.paths import DEMO_REGISTRY_CSV
+from dagster_project.settings import DATABASE_URL, DEFAULT_STATE_DIR, Settings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 from dagster_project.warehouse.dbt_vars import MartThresholds, mart_thresholds
@@ -42,6 +42,7 @@ SIMULATED_FLEET_EMOP = {
 
 @dataclass(frozen=True)
 class RunOptions:
+    settings: Settings
     simulate: bool
     meters: int = 100
     seed: int = 1
@@ -71,18 +72,20 @@ class RunReport:
     #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
     syncs_awaiting: int = 0
     syncs_failed: int = 0
+    #: Where the embedded server keeps its data, for the summary.
+    state_dir: Path = DEFAULT_STATE_DIR
     #: The thresholds the marts were built with, as the summary states them.
     thresholds: MartThresholds = field(default_factory=mart_thresholds)
 
 
-def default_simulate() -> bool:
+def default_simulate(settings: Settings) -> bool:
     """A simulated fleet unless the user points at real meters or a real database."""
-    return connection.configured_url() is None and not os.environ.get(REGISTRY_CSV_ENV)
+    return settings.database_url is None and settings.registry_csv is None
 
 
-def ensure_dagster_home() -> Path:
+def ensure_dagster_home(settings: Settings) -> Path:
     """Keep Dagster's run history under .flows/dagster unless DAGSTER_HOME says otherwise."""
-    home = Path(os.environ.get("DAGSTER_HOME") or state_dir() / "dagster")
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.state_dir / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
     if not instance_yaml.exists():
@@ -106,7 +109,7 @@ class PipelineFailed(Exception):
 
 
 def run_pipeline(options: RunOptions) -> RunReport:
-    with connection.use_database("flows run") as (target, lease):
+    with connection.use_database(options.settings, "flows run") as (target, lease):
         try:
             return _run_pipeline(options, target)
         except PipelineFailed as failed:
@@ -123,21 +126,23 @@ def run_pipeline(options: RunOptions) -> RunReport:
 
 
 def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
-    from dagster_project.definitions import defs
+    from dagster_project.definitions import build_definitions
 
-    ensure_dagster_home()
+    ensure_dagster_home(options.settings)
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
     # The report too is read under the lock: another run's dbt build would drop views under it.
     with one_run_at_a_time(target):
-        with serve_registry_source(options) as (registry_source, emop_config):
+        with serve_registry_source(options) as (registry_source, registry, emop_config):
+            defs = build_definitions(replace(options.settings, registry_csv=registry))
             run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
             if emop_config:
                 run_config["resources"] = {"emop": {"config": emop_config}}
+            buckets = options.settings.sync_buckets
             with DagsterInstance.get() as instance:
                 # The whole fleet in one run: every bucket of the sync, then the rest.
                 jobs: list[tuple[str, str | None, dict[str, str]]] = [
-                    ("flows_pipeline", None, all_buckets_tags())
+                    ("flows_pipeline", None, all_buckets_tags(sync_partitions(buckets)))
                 ]
                 jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
                 for job_name, partition, tags in jobs:
@@ -155,6 +160,7 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
         report = read_report(target, run_ids, registry_source)
     return replace(
         report,
+        state_dir=options.settings.state_dir,
         checks_passed=sum(evaluation.passed for evaluation in evaluations),
         check_problems=[check_problem(e) for e in evaluations if not e.passed],
     )
@@ -209,17 +215,17 @@ def check_problem(evaluation: AssetCheckEvaluation) -> str:
 
 
 @contextmanager
-def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The registry the run loads, and EMOP settings that suit the meters behind it."""
+def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, Path, dict[str, Any]]]:
+    """What the run loads (said in words, and the registry file) and EMOP settings that suit the
+    meters behind it."""
     if not options.simulate:
-        from dagster_project.defs.registry.assets import default_registry_csv
-
-        yield default_registry_csv(), {}
+        registry = options.settings.registry_csv or DEMO_REGISTRY_CSV
+        yield str(registry), registry, {}
         return
 
     from dagster_project.simulator import FleetConfig, run_simulator
 
-    registry = state_dir() / "simulated_fleet_registry.csv"
+    registry = options.settings.state_dir / "simulated_fleet_registry.csv"
     config = FleetConfig(
         meters=options.meters,
         seed=options.seed,
@@ -235,22 +241,17 @@ def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, dict[str, 
         daemon=True,
     )
     thread.start()
-    previous = os.environ.get(REGISTRY_CSV_ENV)
     try:
         if not ready.wait(120):
             raise RuntimeError("the simulated fleet did not start within 120 s")
-        os.environ[REGISTRY_CSV_ENV] = str(registry)
         yield (
             f"simulated fleet of {options.meters} meters (seed {options.seed})",
+            registry,
             dict(SIMULATED_FLEET_EMOP),
         )
     finally:
         stop.set()
         thread.join(30)
-        if previous is None:
-            os.environ.pop(REGISTRY_CSV_ENV, None)
-        else:
-            os.environ[REGISTRY_CSV_ENV] = previous
 
 
 def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str) -> RunReport:
@@ -320,9 +321,7 @@ def _outcomes(counts: dict[str, int]) -> str:
 
 def report_text(report: RunReport, ui: str) -> str:
     where = (
-        f"embedded PostgreSQL under {state_dir()}"
-        if report.target.embedded
-        else connection.DATABASE_URL_ENV
+        f"embedded PostgreSQL under {report.state_dir}" if report.target.embedded else DATABASE_URL
     )
     rejected = f"{report.rejected_rows} rejected" + (
         " (see flows_raw.meter_registry_rejects)" if report.rejected_rows else ""

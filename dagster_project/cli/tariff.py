@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
+from dagster_project.cli.common import settings
 from dagster_project.domain import tariff_requests as tr
 from dagster_project.emop.tariffs import LAST_ACTIVATION
 from dagster_project.warehouse import connection
@@ -95,7 +96,7 @@ def set_tariff(
     requester = os_user() if requested_by is None else requested_by
     now = datetime.now(UTC)
 
-    database = connection.resolve_database()
+    database = connection.resolve_database(settings())
     try:
         with connection.connect(database.url, autocommit=True) as conn:
             ensure_raw_tables(conn)

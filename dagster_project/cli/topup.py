@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
+from dagster_project.cli.common import settings
 from dagster_project.cli.tariff import EXIT_INVALID, os_user
 from dagster_project.domain import tariff_requests as tr
 from dagster_project.domain.topups import TokenFormatError, masked, parse_token
@@ -38,7 +39,7 @@ def topup(serial: str, token_text: str, requested_by: str | None) -> None:
     if not requester:
         problems.append(f"meter {serial}: requested_by = {requested_by!r}: must name who asks")
 
-    database = connection.resolve_database()
+    database = connection.resolve_database(settings())
     now = datetime.now(UTC)
     try:
         with connection.connect(database.url, autocommit=True) as conn:

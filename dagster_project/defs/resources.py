@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from dagster import Backoff, ConfigurableResource, Failure, Jitter, RetryPolicy
+from dagster import Backoff, ConfigurableResource, EnvVar, Failure, Jitter, RetryPolicy
 from dagster_dbt import DbtCliResource
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, create_model
 
 from dagster_project.defs.dbt.project import flows_dbt_project
 from dagster_project.emop.client import ClientSettings
-from dagster_project.warehouse import connection, embedded
+from dagster_project.settings import DATABASE_URL, DEFAULT_STATE_DIR, Settings
+from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
+from dagster_project.warehouse.embedded import EmbeddedServer
 
 
 class WarehouseResource(ConfigurableResource):
@@ -25,12 +28,20 @@ class WarehouseResource(ConfigurableResource):
     database_url: str | None = Field(
         default=None,
         description=(
-            "PostgreSQL URL. Leave empty to use FLOWS_DATABASE_URL from the environment, "
-            "or the embedded server under .flows/ when that is unset. Prefer the environment: "
-            "launchpad config is stored with the run."
+            "PostgreSQL URL; empty: the embedded server under state_dir. Set from "
+            "FLOWS_DATABASE_URL as a reference to the variable, so that the password is neither "
+            "shown in the UI nor stored with runs."
         ),
     )
+    state_dir: str = Field(
+        default=str(DEFAULT_STATE_DIR), description="Where the embedded server keeps its data."
+    )
     _target: DatabaseTarget | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        url = EnvVar(DATABASE_URL) if settings.database_url is not None else None
+        return cls(database_url=url, state_dir=str(settings.state_dir))
 
     def target(self) -> DatabaseTarget:
         if self._target is None:
@@ -38,14 +49,14 @@ class WarehouseResource(ConfigurableResource):
                 url = connection.libpq_url(self.database_url)
                 self._target = DatabaseTarget(url=url, embedded=False)
             else:
-                self._target = connection.resolve_database()
+                self._target = DatabaseTarget(url=self.embedded_server().start(), embedded=True)
         return self._target
+
+    def embedded_server(self) -> EmbeddedServer:
+        return EmbeddedServer(Path(self.state_dir))
 
     def connect(self) -> psycopg.Connection:
         return connection.connect(self.target().url)
-
-    def dbt_profile_env(self) -> dict[str, str]:
-        return connection.dbt_profile_env(self.target().url)
 
 
 # A database that went away is worth another go; meters and files are never the reason for one.
@@ -60,39 +71,29 @@ def database_failure(warehouse: WarehouseResource, doing: str, error: Exception)
     where = target.display_url
     description = f"could not {doing} the database {where}: {error}".strip()
     # A lost socket says nothing of why; the embedded server's state does.
-    gone = embedded.stopped_note() if target.embedded else None
+    gone = warehouse.embedded_server().stopped_note() if target.embedded else None
     if gone:
         description += f" ({gone})"
     return Failure(description=description, metadata={"database": where, "error": str(error)})
 
 
-#: `FLOWS_EMOP_<SETTING>` (e.g. FLOWS_EMOP_MIN_GAP_SECONDS=0.2) replaces a setting's default.
-EMOP_ENV_PREFIX = "FLOWS_EMOP_"
+def settings_fields(settings_type: type, defaults: object | None = None) -> dict[str, Any]:
+    """Pydantic fields for a resource, one per field of a settings dataclass of the layers
+    below, with its type, its default (from `defaults`, else the dataclass's) and its `doc`: the
+    resource carries the dataclass's settings instead of a copy of them."""
+    hints = typing.get_type_hints(settings_type)
+    fields = {}
+    for item in dataclasses.fields(settings_type):
+        default = getattr(defaults, item.name) if defaults is not None else item.default
+        required = default is dataclasses.MISSING
+        fields[item.name] = (
+            hints[item.name],
+            Field(... if required else default, description=item.metadata.get("doc")),
+        )
+    return fields
 
 
-class EmopSettings(ConfigurableResource):
-    """How meters are polled. The defaults suit real meters on a cellular network; each can be
-    changed in the environment with FLOWS_EMOP_<SETTING> (`flows dev` does so for a simulated
-    fleet), and launchpad config overrides both."""
-
-    timeout_seconds: float = Field(10.0, description="Limit for one exchange with a meter.")
-    attempts: int = Field(3, description="Tries per request, the first included.")
-    backoff_base_seconds: float = Field(1.0, description="First wait before a retry.")
-    backoff_max_seconds: float = Field(8.0, description="Longest wait before a retry.")
-    min_gap_seconds: float = Field(
-        2.0, description="Gap between requests to the same meter (real meters need 2 s)."
-    )
-    max_concurrent_meters: int = Field(500, description="Meters read at the same time.")
-    reuse_connections: bool = Field(
-        False, description="One TCP connection per meter read instead of one per request."
-    )
-    max_consecutive_naks: int = Field(
-        6,
-        description=(
-            "NAKs in a row (bad frame, length or address) after which a meter is given up "
-            "for this read, with the NAK code named."
-        ),
-    )
+class _EmopSettingsBase(ConfigurableResource):
     max_connections_per_esco: int | None = Field(
         None,
         description=(
@@ -102,17 +103,12 @@ class EmopSettings(ConfigurableResource):
         ),
     )
 
-    @model_validator(mode="before")
     @classmethod
-    def _defaults_from_environment(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        from_env = {
-            name: os.environ[EMOP_ENV_PREFIX + name.upper()]
-            for name in cls.model_fields
-            if EMOP_ENV_PREFIX + name.upper() in os.environ
-        }
-        return {**from_env, **data}
+    def from_settings(cls, settings: Settings) -> EmopSettings:
+        return EmopSettings(
+            **dataclasses.asdict(settings.emop),
+            max_connections_per_esco=settings.max_connections_per_esco,
+        )
 
     def connection_slots(
         self, warehouse: WarehouseResource, run_id: str | None
@@ -124,15 +120,19 @@ class EmopSettings(ConfigurableResource):
 
     def client_settings(self) -> ClientSettings:
         return ClientSettings(
-            timeout_seconds=self.timeout_seconds,
-            attempts=self.attempts,
-            backoff_base_seconds=self.backoff_base_seconds,
-            backoff_max_seconds=self.backoff_max_seconds,
-            min_gap_seconds=self.min_gap_seconds,
-            max_concurrent_meters=self.max_concurrent_meters,
-            reuse_connections=self.reuse_connections,
-            max_consecutive_naks=self.max_consecutive_naks,
+            **{item.name: getattr(self, item.name) for item in dataclasses.fields(ClientSettings)}
         )
+
+
+#: How meters are polled: the client's settings (emop/client.py::ClientSettings), from
+#: FLOWS_EMOP_<SETTING> in the environment (settings.py); launchpad config overrides them.
+EmopSettings = create_model(
+    "EmopSettings",
+    __base__=_EmopSettingsBase,
+    __module__=__name__,
+    __doc__="How meters are polled: each setting of the EMOP client, and the per-ESCO cap.",
+    **settings_fields(ClientSettings),
+)
 
 
 def dbt_resource() -> DbtCliResource:

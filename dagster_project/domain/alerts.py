@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import urllib.error
 import urllib.request
 import uuid
@@ -18,7 +17,6 @@ from typing import Any, Literal, Protocol
 
 Condition = Literal["low_balance", "offline"]
 CONDITIONS: tuple[Condition, ...] = ("low_balance", "offline")
-WEBHOOK_URL_ENV = "FLOWS_ALERT_WEBHOOK_URL"
 # Where the URL would appear in a message; it may carry a token, so it is never printed.
 WEBHOOK_NAME = "the alert webhook"
 CURSOR_VERSION = 1
@@ -264,9 +262,7 @@ class WebhookNotifier:
             )
 
 
-def notifier_from_environment(
-    logger: AlertLogger, environ: Mapping[str, str] = os.environ
-) -> Notifier:
-    """The webhook when FLOWS_ALERT_WEBHOOK_URL is set, else the log."""
-    url = environ.get(WEBHOOK_URL_ENV, "").strip()
+def notifier(webhook_url: str | None, logger: AlertLogger) -> Notifier:
+    """The webhook when one is configured (FLOWS_ALERT_WEBHOOK_URL), else the log."""
+    url = (webhook_url or "").strip()
     return WebhookNotifier(url) if url else LogNotifier(logger)

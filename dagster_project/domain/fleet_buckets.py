@@ -8,18 +8,14 @@ partitions of the old count stay in the UI's history under their own keys.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-#: How many buckets the fleet sync is split into; see `bucket_count`.
-BUCKETS_ENV = "FLOWS_SYNC_BUCKETS"
-#: Set (to 1/true/yes) where runs fan out over workers: the per-bucket schedule is then the one on.
-FAN_OUT_ENV = "FLOWS_SYNC_FAN_OUT"
 #: Enough for a couple of workers on one machine; a large fleet sets more (README "Scale-out").
+#: The count is a deployment setting (settings.py, FLOWS_SYNC_BUCKETS).
 DEFAULT_BUCKETS = 4
 MAX_BUCKETS = 256
 
@@ -33,23 +29,6 @@ BUCKET_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 class BucketConfigError(ValueError):
     pass
-
-
-def bucket_count(environ: Mapping[str, str] = os.environ) -> int:
-    raw = environ.get(BUCKETS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_BUCKETS
-    try:
-        count = int(raw)
-    except ValueError:
-        raise BucketConfigError(f"{BUCKETS_ENV}={raw!r} is not a whole number") from None
-    if not 1 <= count <= MAX_BUCKETS:
-        raise BucketConfigError(f"{BUCKETS_ENV}={count} is outside 1..{MAX_BUCKETS}")
-    return count
-
-
-def fan_out(environ: Mapping[str, str] = os.environ) -> bool:
-    return environ.get(FAN_OUT_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 @dataclass(frozen=True, order=True)

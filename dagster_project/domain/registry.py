@@ -450,7 +450,6 @@ def _duplicate_rejects(
 
 #: The share of the active fleet a registry file may remove before it is refused.
 DEFAULT_MAX_REMOVED_SHARE = 0.10
-MAX_REMOVED_SHARE_ENV = "FLOWS_REGISTRY_MAX_REMOVED_SHARE"
 
 
 class RegistryRemovalRefused(RegistryFileError):
@@ -471,22 +470,8 @@ def check_removals(
         raise RegistryRemovalRefused(
             f"this registry file would remove {removed} of the {len(active)} active meters "
             f"({removed / len(active):.0%}), more than the {max_share:.0%} allowed, so the "
-            f"registry in force is kept. To load it on purpose, set {MAX_REMOVED_SHARE_ENV}=1 "
-            "(or the registry asset's max_removed_share) for this run"
+            "registry in force is kept. To load it on purpose, set "
+            "FLOWS_REGISTRY_MAX_REMOVED_SHARE=1 (or the registry asset's max_removed_share) "
+            "for this run"
         )
     return removed
-
-
-def parse_max_removed_share(value: str | None) -> float:
-    """The setting as a share between 0 and 1; a bad value names the variable."""
-    if value is None or value.strip() == "":
-        return DEFAULT_MAX_REMOVED_SHARE
-    try:
-        share = float(value)
-    except ValueError:
-        share = -1.0
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(
-            f"{MAX_REMOVED_SHARE_ENV}={value!r} is not a share between 0 and 1 (e.g. 0.1)"
-        )
-    return share

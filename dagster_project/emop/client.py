@@ -71,30 +71,41 @@ FRAME_NAKS = frozenset(
 _SERIAL_READ = data.DefaultRecord(o.SERIAL.object_id).encode()
 
 
+def setting(default: Any, doc: str) -> Any:
+    """A settings field with what it does, for the places that describe settings to operators."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class ClientSettings:
-    """How the client treats meters. The defaults suit real meters on a cellular network."""
+    """How the client treats meters. The defaults suit real meters on a cellular network.
 
-    #: Limit for one exchange: connect, send and the whole response.
-    timeout_seconds: float = 10.0
-    #: Tries per request, the first included.
-    attempts: int = 3
-    backoff_base_seconds: float = 1.0
-    backoff_max_seconds: float = 8.0
-    #: Each backoff is scaled by a random factor in [1 - jitter, 1 + jitter].
-    backoff_jitter: float = 0.5
-    #: Gap between the end of one exchange with a meter and the next request to it.
-    min_gap_seconds: float = 2.0
-    #: Meters read at the same time in a fleet read.
-    max_concurrent_meters: int = 500
-    #: NAKs about the frame (FRAME_NAKS) in a row, retries included, after which a meter is
-    #: given up for the rest of a read_state (or conversation): a meter that NAKs everything
-    #: would otherwise cost attempts x objects exchanges. A successful answer resets the count.
-    max_consecutive_naks: int = 6
-    #: Keep one TCP connection per meter for a whole read_state instead of one per request.
-    #: The reference client opens a connection per request, which is proven on real meters.
-    reuse_connections: bool = False
-    source_address: int = DEFAULT_SOURCE_ADDRESS
+    Each field's `doc` is what an operator reads about it (the FLOWS_EMOP_* settings and the
+    Dagster resource that carries them are built from these fields)."""
+
+    timeout_seconds: float = setting(10.0, "Limit for one exchange: connect, send and answer.")
+    attempts: int = setting(3, "Tries per request, the first included.")
+    backoff_base_seconds: float = setting(1.0, "First wait before a retry.")
+    backoff_max_seconds: float = setting(8.0, "Longest wait before a retry.")
+    backoff_jitter: float = setting(
+        0.5, "Each wait is scaled by a random factor in [1 - jitter, 1 + jitter]."
+    )
+    min_gap_seconds: float = setting(
+        2.0, "Gap between the end of one exchange with a meter and the next (real meters: 2 s)."
+    )
+    max_concurrent_meters: int = setting(500, "Meters read at the same time in a fleet read.")
+    # A meter that NAKs everything would otherwise cost attempts x objects exchanges; only frame
+    # NAKs (FRAME_NAKS) count, and a successful answer resets the count.
+    max_consecutive_naks: int = setting(
+        6, "NAKs about the frame in a row after which a meter is given up for this read."
+    )
+    # The reference client opens a connection per request, which is proven on real meters.
+    reuse_connections: bool = setting(
+        False, "One TCP connection per meter for a whole read instead of one per request."
+    )
+    source_address: int = setting(
+        DEFAULT_SOURCE_ADDRESS, "EMOP source address this client sends from."
+    )
 
     def __post_init__(self) -> None:
         if self.attempts < 1:

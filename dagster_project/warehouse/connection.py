@@ -1,26 +1,29 @@
 """Which PostgreSQL the project talks to, and the connection forms each tool needs.
 
-`FLOWS_DATABASE_URL` (an ordinary PostgreSQL URL) points everything at an existing server.
+The settings' database URL (FLOWS_DATABASE_URL) points everything at an existing server.
 Without it the embedded server under the state folder is started on demand.
 """
 
 from __future__ import annotations
 
 import getpass
-import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import yaml
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from dagster_project.paths import DBT_PROJECT_DIR
+from dagster_project.settings import Settings
 from dagster_project.warehouse import embedded
-
-DATABASE_URL_ENV = "FLOWS_DATABASE_URL"
+from dagster_project.warehouse.embedded import EmbeddedServer
 
 
 @dataclass(frozen=True)
@@ -35,29 +38,24 @@ class DatabaseTarget:
         return redact_url(self.url)
 
 
-def configured_url() -> str | None:
-    """The URL from the environment, or None when the embedded server should be used."""
-    url = os.environ.get(DATABASE_URL_ENV, "").strip()
-    return url or None
-
-
-def resolve_database() -> DatabaseTarget:
+def resolve_database(settings: Settings) -> DatabaseTarget:
     """The database to use, starting the embedded server if no URL is configured."""
-    url = configured_url()
-    if url is not None:
-        return DatabaseTarget(url=libpq_url(url), embedded=False)
-    return DatabaseTarget(url=embedded.start(), embedded=True)
+    if settings.database_url is not None:
+        return DatabaseTarget(url=libpq_url(settings.database_url), embedded=False)
+    return DatabaseTarget(url=EmbeddedServer(settings.state_dir).start(), embedded=True)
 
 
 @contextmanager
-def use_database(purpose: str) -> Iterator[tuple[DatabaseTarget, embedded.Lease | None]]:
+def use_database(
+    settings: Settings, purpose: str
+) -> Iterator[tuple[DatabaseTarget, embedded.Lease | None]]:
     """The database to use for the block, and the lease held on the embedded server when it is
-    the one (see embedded.in_use): the server a command started is stopped by its last user."""
-    url = configured_url()
-    if url is not None:
-        yield DatabaseTarget(url=libpq_url(url), embedded=False), None
+    the one (see EmbeddedServer.in_use): the server a command started is stopped by its last
+    user."""
+    if settings.database_url is not None:
+        yield DatabaseTarget(url=libpq_url(settings.database_url), embedded=False), None
         return
-    with embedded.in_use(purpose) as lease:
+    with EmbeddedServer(settings.state_dir).in_use(purpose) as lease:
         yield DatabaseTarget(url=lease.url, embedded=True), lease
 
 
@@ -67,7 +65,7 @@ def libpq_url(url: str) -> str:
     scheme = parts.scheme.split("+", 1)[0]
     if scheme not in ("postgresql", "postgres"):
         raise ValueError(
-            f"{DATABASE_URL_ENV} must be a postgresql:// URL, got scheme {parts.scheme!r}"
+            f"the database URL must be a postgresql:// URL, got scheme {parts.scheme!r}"
         )
     return urlunsplit(parts._replace(scheme=scheme))
 
@@ -108,6 +106,30 @@ def dbt_profile_env(url: str) -> dict[str, str]:
         "FLOWS_DB_NAME": str(params.get("dbname") or params.get("user") or getpass.getuser()),
         "FLOWS_DB_SSLMODE": str(params.get("sslmode") or "prefer"),
     }
+
+
+@contextmanager
+def dbt_profiles_dir(url: str) -> Iterator[Path]:
+    """A private folder (mode 0700, removed after the block) holding the project's dbt profile
+    (dbt/profiles.yml) with this database's connection filled in, for a dbt run that is told
+    the database rather than reading it from the environment."""
+    profiles = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())
+    params = dbt_profile_env(url)
+    for profile in profiles.values():
+        for output in profile["outputs"].values():
+            output.update(
+                host=params["FLOWS_DB_HOST"],
+                port=int(params["FLOWS_DB_PORT"]),
+                user=params["FLOWS_DB_USER"],
+                password=params["DBT_ENV_SECRET_FLOWS_DB_PASSWORD"],
+                dbname=params["FLOWS_DB_NAME"],
+                sslmode=params["FLOWS_DB_SSLMODE"],
+            )
+    with tempfile.TemporaryDirectory(prefix="flows-dbt-profile-") as folder:
+        path = Path(folder) / "profiles.yml"
+        path.touch(mode=0o600)
+        path.write_text(yaml.safe_dump(profiles))
+        yield Path(folder)
 
 
 def connect(url: str, **kwargs: object) -> psycopg.Connection:

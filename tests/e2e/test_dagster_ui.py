@@ -29,16 +29,15 @@ from dagster import DagsterInstance, materialize
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect, sync_playwright
 
-from dagster_project.definitions import defs
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, sync_buckets
-from dagster_project.defs.sync.schedules import fleet_sync_schedule
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.simulator import FleetConfig
 from dagster_project.simulator.config import GARBAGE, NAK, TOO_SOON
 from dagster_project.simulator.identity import assign_faults
 from dagster_project.warehouse import connection
+from tests.support.settings import SYNC, code_location, registry_source
 
 SCREENSHOTS_ENV = "FLOWS_SCREENSHOTS_DIR"
 # 40% of 20 meters: one meter with each kind of fault.
@@ -59,9 +58,9 @@ RUN_SECONDS = 300
 STOP_SECONDS = 60
 GRAPH_FROM_REGISTRY_TO_MARTS = '+key:"flows/meters_low_balance"'
 SYNC_ONLY = f'key:"{METER_SYNC_SNAPSHOTS.to_user_string()}"'
-BUCKETS = sync_buckets.get_partition_keys()
+BUCKETS = SYNC.partitions.get_partition_keys()
 SYNC_ASSET_PATH = "/assets/" + METER_SYNC_SNAPSHOTS.to_user_string()
-SCHEDULE_PATH = f"/locations/flows/schedules/{fleet_sync_schedule.name}"  # workspace.yaml's name
+SCHEDULE_PATH = "/locations/flows/schedules/fleet_sync_every_15_minutes"  # workspace.yaml's name
 
 
 def failing_meters(config: FleetConfig) -> int:
@@ -72,7 +71,7 @@ def failing_meters(config: FleetConfig) -> int:
 
 
 def sync_check_names() -> list[str]:
-    graph = defs.resolve_asset_graph()
+    graph = code_location().resolve_asset_graph()
     return sorted(
         key.name for key in graph.asset_check_keys if key.asset_key == METER_SYNC_SNAPSHOTS
     )
@@ -182,7 +181,10 @@ def load_registry(database_url: str, tmp_path: Path) -> None:
         result = materialize(
             [meter_registry_raw],
             instance=instance,
-            resources={"warehouse": WarehouseResource(database_url=database_url)},
+            resources={
+                "warehouse": WarehouseResource(database_url=database_url),
+                "registry_source": registry_source(),
+            },
             run_config={
                 "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(csv_path)}}}
             },

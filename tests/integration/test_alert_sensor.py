@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 from dagster import DefaultSensorStatus, Definitions, build_sensor_context
 
-from dagster_project.defs.alerts.sensors import meter_alerts_sensor
+from dagster_project.defs.alerts.sensors import AlertWebhook, meter_alerts_sensor
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.alerts import (
-    WEBHOOK_URL_ENV,
     Alert,
     AlertDeliveryError,
     EpisodeState,
@@ -29,6 +28,7 @@ from dagster_project.domain.alerts import (
     encode_cursor,
 )
 from dagster_project.domain.registry import parse_registry_csv
+from dagster_project.settings import ALERT_WEBHOOK_URL
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
@@ -36,6 +36,7 @@ from dagster_project.warehouse.registry_store import replace_registry
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.support.dbt_cli import run_dbt
 from tests.support.registry import registry_csv, registry_row
+from tests.support.settings import current_settings, warehouse
 
 # The cast: registry_row(n) gives serial EML22000000nn.
 A, B, C, D, E, F = range(6)  # C joins the registry later; F stays healthy throughout
@@ -172,7 +173,7 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
     """A real HTTP server on a free local port, set as the alert webhook."""
     receiver = Receiver()
     server = start_webhook_server(receiver)
-    monkeypatch.setenv(WEBHOOK_URL_ENV, receiver.url)
+    monkeypatch.setenv(ALERT_WEBHOOK_URL, receiver.url)
     try:
         yield receiver
     finally:
@@ -190,7 +191,11 @@ class Tick:
 def evaluate(url: str, cursor: str | None, receiver: Receiver | None = None) -> Tick:
     """One evaluation as the daemon makes it: the cursor it returns is the next one's."""
     posted_before = len(receiver.posts) if receiver else 0
-    resources = {"warehouse": WarehouseResource(database_url=url)}
+    # The webhook as the code location wires it: from the settings in the environment.
+    resources = {
+        "warehouse": WarehouseResource(database_url=url),
+        "alert_webhook": AlertWebhook.from_settings(current_settings()),
+    }
     # Exiting the context closes the resources it built, as the daemon does after a tick.
     with build_sensor_context(cursor=cursor, resources=resources) as context:
         data = meter_alerts_sensor.evaluate_tick(context)
@@ -327,7 +332,7 @@ def test_an_unreachable_webhook_fails_the_evaluation(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setenv(WEBHOOK_URL_ENV, f"http://127.0.0.1:{port}/hooks/{TOKEN}")
+    monkeypatch.setenv(ALERT_WEBHOOK_URL, f"http://127.0.0.1:{port}/hooks/{TOKEN}")
     with pytest.raises(AlertDeliveryError, match="could not be reached") as raised:
         evaluate(marts_database.url, None)
     assert TOKEN not in str(raised.value)
@@ -347,7 +352,7 @@ def test_without_a_webhook_the_alerts_go_to_the_log(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.delenv(WEBHOOK_URL_ENV, raising=False)
+    monkeypatch.delenv(ALERT_WEBHOOK_URL, raising=False)
     tick = evaluate(marts_database.url, None)
     logged = capsys.readouterr().err
     assert f"offline: {serial(E)} 'Test house 4'" in logged
@@ -372,5 +377,8 @@ def test_the_sensor_needs_no_job_and_runs_by_default() -> None:
     assert meter_alerts_sensor.default_status == DefaultSensorStatus.RUNNING
     assert meter_alerts_sensor.targets == []
     Definitions.validate_loadable(
-        Definitions(sensors=[meter_alerts_sensor], resources={"warehouse": WarehouseResource()})
+        Definitions(
+            sensors=[meter_alerts_sensor],
+            resources={"warehouse": warehouse(), "alert_webhook": AlertWebhook()},
+        )
     )

@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dagster_project.paths import PROJECT_ROOT, state_dir
+from dagster_project.paths import PROJECT_ROOT
 from tests.support.flows_cli import flows
+from tests.support.settings import current_settings
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_db_commands_report_an_external_database_without_starting_one(
 def embedded_env() -> Iterator[dict[str, str]]:
     # Under the checkout's state folder rather than /tmp: as root the server runs as another OS
     # user, which must be able to reach the folder.
-    state = state_dir() / f"test-embedded-{uuid.uuid4().hex[:8]}"
+    state = current_settings().state_dir / f"test-embedded-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if k != "FLOWS_DATABASE_URL"}
     env["FLOWS_STATE_DIR"] = str(state)
     yield env

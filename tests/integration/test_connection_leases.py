@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 from dagster import materialize
 
-from dagster_project.cli.connections import DEFAULT_LIMIT_ENV, connections
+from dagster_project.cli.connections import connections
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import EmopSettings, WarehouseResource
-from dagster_project.defs.sync.assets import meter_sync, sync_buckets
+from dagster_project.defs.resources import EmopSettings
 from dagster_project.domain.fleet_buckets import BUCKET_RANGE_END_TAG, BUCKET_RANGE_START_TAG
+from dagster_project.settings import MAX_CONNECTIONS_PER_ESCO
 from dagster_project.simulator import FleetConfig, SimulatedFleet
 from dagster_project.warehouse.connection_leases import (
     PostgresConnectionSlots,
@@ -27,6 +27,7 @@ from dagster_project.warehouse.connection_leases import (
     set_limit,
 )
 from tests.support.fleet_thread import FleetThread
+from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 
@@ -154,14 +155,18 @@ def test_two_bucket_runs_at_once_keep_an_escos_meters_within_its_cap(
     # A copy of the resource would keep the original's config: Dagster builds it anew from that.
     quick = QUICK_EMOP.model_dump(exclude_unset=True)
     emop = EmopSettings(**quick, reuse_connections=True, max_connections_per_esco=2)
-    resources = {"warehouse": WarehouseResource(), "emop": emop}
-    keys = sync_buckets.get_partition_keys()
+    resources = {
+        "warehouse": warehouse(),
+        "registry_source": registry_source(),
+        "emop": emop,
+    }
+    keys = SYNC.partitions.get_partition_keys()
     half = len(keys) // 2
     run_ids: list[str] = []
 
     def sync(buckets: list[str]) -> None:
         tags = {BUCKET_RANGE_START_TAG: buckets[0], BUCKET_RANGE_END_TAG: buckets[-1]}
-        result = materialize([meter_sync], resources=resources, tags=tags)
+        result = materialize([SYNC.meter_sync], resources=resources, tags=tags)
         if result.success:
             run_ids.append(result.run_id)
 
@@ -223,7 +228,7 @@ def test_operators_set_and_clear_an_escos_limit_and_see_the_slots_held(
     async def show_while_held() -> str:
         async with holder(database_url) as slots:
             assert await slots.try_take(str(esco)) is not None
-            return cli.invoke(connections, [], env={DEFAULT_LIMIT_ENV: "50"}).output
+            return cli.invoke(connections, [], env={MAX_CONNECTIONS_PER_ESCO: "50"}).output
 
     shown = asyncio.run(show_while_held())
     assert "default limit (FLOWS_EMOP_MAX_CONNECTIONS_PER_ESCO): 50" in shown

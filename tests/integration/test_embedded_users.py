@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.paths import PROJECT_ROOT, state_dir
-from dagster_project.warehouse import connection, embedded
+from dagster_project.paths import PROJECT_ROOT
+from dagster_project.settings import DATABASE_URL
+from dagster_project.warehouse.embedded import EmbeddedServerInUse
+from tests.support.settings import current_settings, embedded_server
 
 FLOWS = str(Path(sys.executable).with_name("flows"))
 
@@ -25,9 +27,10 @@ FLOWS = str(Path(sys.executable).with_name("flows"))
 USER_SCRIPT = """
 import sys
 import psycopg
-from dagster_project.warehouse import embedded
+from dagster_project.settings import Settings
+from dagster_project.warehouse.embedded import EmbeddedServer
 
-with embedded.in_use(sys.argv[1]) as lease:
+with EmbeddedServer(Settings.from_environment().state_dir).in_use(sys.argv[1]) as lease:
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() == "leave":
@@ -87,10 +90,10 @@ class User:
 @pytest.fixture(scope="module")
 def state() -> Iterator[Path]:
     # Inside the checkout's state folder: as root the server runs as another OS user.
-    folder = state_dir() / f"test-users-{uuid.uuid4().hex[:8]}"
+    folder = current_settings().state_dir / f"test-users-{uuid.uuid4().hex[:8]}"
     yield folder
     env = {**os.environ, "FLOWS_STATE_DIR": str(folder)}
-    env.pop(connection.DATABASE_URL_ENV, None)
+    env.pop(DATABASE_URL, None)
     subprocess.run([FLOWS, "db", "stop", "--force"], env=env, capture_output=True, timeout=120)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -99,8 +102,8 @@ def state() -> Iterator[Path]:
 def env(state: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The environment of the users, and of this test's own calls: the embedded server only."""
     monkeypatch.setenv("FLOWS_STATE_DIR", str(state))
-    monkeypatch.delenv(connection.DATABASE_URL_ENV)
-    assert not embedded.status().running
+    monkeypatch.delenv(DATABASE_URL)
+    assert not embedded_server().status().running
     return dict(os.environ)
 
 
@@ -115,16 +118,16 @@ def test_the_first_user_to_end_leaves_the_server_to_the_second_and_the_last_stop
 ) -> None:
     first = User(env, "first run")
     second = User(env, "second run")
-    assert {user.pid for user in embedded.live_users()} == {first.pid, second.pid}
+    assert {user.pid for user in embedded_server().live_users()} == {first.pid, second.pid}
 
     first.leave()
-    assert embedded.status().running
+    assert embedded_server().status().running
     assert second.query() == "ok"
-    assert [user.pid for user in embedded.live_users()] == [second.pid]
+    assert [user.pid for user in embedded_server().live_users()] == [second.pid]
 
     second.leave()
-    assert not embedded.status().running
-    assert embedded.live_users() == []
+    assert not embedded_server().status().running
+    assert embedded_server().live_users() == []
 
 
 def test_db_stop_refuses_while_a_run_uses_the_server_and_names_it(env: dict[str, str]) -> None:
@@ -136,8 +139,8 @@ def test_db_stop_refuses_while_a_run_uses_the_server_and_names_it(env: dict[str,
     assert refused.returncode != 0
     assert f"in use by flows run (pid {run.pid}" in refused.stderr
     assert "--force" in refused.stderr
-    with pytest.raises(embedded.EmbeddedServerInUse):
-        embedded.stop()
+    with pytest.raises(EmbeddedServerInUse):
+        embedded_server().stop()
     assert run.query() == "ok"
 
     assert flows(env, "db", "stop", "--force").returncode == 0
@@ -146,7 +149,7 @@ def test_db_stop_refuses_while_a_run_uses_the_server_and_names_it(env: dict[str,
     assert gone.startswith("gone: ")
     assert "was stopped by flows db stop --force (pid " in gone
     run.leave()
-    assert not embedded.status().running
+    assert not embedded_server().status().running
 
 
 def test_a_user_killed_without_giving_its_lease_back_does_not_keep_the_server_up(
@@ -155,20 +158,20 @@ def test_a_user_killed_without_giving_its_lease_back_does_not_keep_the_server_up
     killed = User(env, "killed run")
     killed.kill()
     # Its lease file is still there, but no process holds it.
-    assert list(embedded.users_dir().glob(f"{killed.pid}-*.json"))
-    assert embedded.live_users() == []
+    assert list(embedded_server().users_dir.glob(f"{killed.pid}-*.json"))
+    assert embedded_server().live_users() == []
 
     later = User(env, "later run")
-    assert [user.pid for user in embedded.live_users()] == [later.pid]
+    assert [user.pid for user in embedded_server().live_users()] == [later.pid]
     later.leave()
-    assert not embedded.status().running
-    assert not list(embedded.users_dir().glob("*.json"))
+    assert not embedded_server().status().running
+    assert not list(embedded_server().users_dir.glob("*.json"))
 
 
 def test_a_server_started_by_db_start_is_left_running_by_its_users(env: dict[str, str]) -> None:
     assert flows(env, "db", "start").returncode == 0
     run = User(env, "flows run")
     run.leave()
-    assert embedded.status().running
+    assert embedded_server().status().running
     assert flows(env, "db", "stop").stdout.strip() == "embedded PostgreSQL stopped"
-    assert not embedded.status().running
+    assert not embedded_server().status().running

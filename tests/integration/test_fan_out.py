@@ -21,16 +21,14 @@ from dagster import (
     materialize,
 )
 
-from dagster_project.definitions import defs
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import sync_buckets
-from dagster_project.defs.sync.fan_out import transform_after_fanned_out_sync
-from dagster_project.defs.sync.schedules import fanned_out_sync_schedule
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
 from tests.support.fleet_thread import FleetThread
+from tests.support.settings import SYNC, code_location, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP, write_fleet_registry
+
+FANNED_OUT = "fleet_sync_fanned_out_every_15_minutes"
 
 METERS = 12
 TICK = datetime(2026, 11, 27, 10, 15, tzinfo=UTC)
@@ -54,26 +52,26 @@ def run_config(fleet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
 
 
 def evaluate_sensor(instance: DagsterInstance, cursor: str | None) -> SensorResult | SkipReason:
-    return transform_after_fanned_out_sync(build_sensor_context(instance=instance, cursor=cursor))
+    return SYNC.cycle_sensor(build_sensor_context(instance=instance, cursor=cursor))
 
 
 def test_a_fanned_out_cycle_syncs_each_bucket_then_builds_once(
     run_config: dict[str, Any], db: psycopg.Connection
 ) -> None:
-    requests = fanned_out_sync_schedule(build_schedule_context(scheduled_execution_time=TICK))
-    assert len(requests) == len(sync_buckets.get_partition_keys())
-    sync_job = defs.resolve_job_def("fleet_sync")
+    requests = SYNC.schedule(FANNED_OUT)(build_schedule_context(scheduled_execution_time=TICK))
+    assert len(requests) == len(SYNC.partitions.get_partition_keys())
+    sync_job = code_location().resolve_job_def("fleet_sync")
     bucket_config = {"resources": run_config["resources"]}
     with DagsterInstance.ephemeral() as instance:
         # The registry is loaded by the previous cycle's transform; here, by a run of its own.
         registry = materialize(
             [meter_registry_raw],
             instance=instance,
-            resources={"warehouse": WarehouseResource()},
+            resources={"warehouse": warehouse(), "registry_source": registry_source()},
             run_config={"ops": run_config["ops"]},
         )
         assert registry.success
-        transform = defs.resolve_job_def("flows_transform")
+        transform = code_location().resolve_job_def("flows_transform")
 
         run_ids = []
         for request in requests[:-1]:

@@ -21,10 +21,10 @@ from dagster_project.defs.dbt.assets import flows_dbt_models
 from dagster_project.defs.meter_logs.assets import meter_event_log, profile_log_1
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse.connection import scratch_database
 from tests.support.fleet_thread import FleetThread
+from tests.support.settings import SYNC, registry_source
 from tests.support.simulated import QUICK_EMOP
 
 METERS = 10
@@ -75,6 +75,7 @@ def registry_csv(fleet_thread: FleetThread, tmp_path_factory) -> Path:
 def resources(url: str) -> dict:
     return {
         "warehouse": WarehouseResource(database_url=url),
+        "registry_source": registry_source(),
         "emop": QUICK_EMOP,
         "dbt": dbt_resource(),
         "check_thresholds": CheckThresholds(),
@@ -86,7 +87,7 @@ def sync_and_check(url: str, registry_csv: Path) -> dict[str, object]:
         # The raw checks too, as in the pipeline job: the marts read a sync once they pass it.
         [
             meter_registry_raw,
-            meter_sync,
+            SYNC.meter_sync,
             *raw_snapshot_checks,
             flows_dbt_models,
             *fleet_health_checks,
@@ -95,7 +96,7 @@ def sync_and_check(url: str, registry_csv: Path) -> dict[str, object]:
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry_csv)}}}
         },
-        tags=all_buckets_tags(),
+        tags=SYNC.all_buckets_tags(),
     )
     assert result.success
     return {

@@ -14,15 +14,23 @@ from dagster import materialize
 from dagster_project.defs.meter_logs.assets import meter_event_log, profile_log_1
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync, sync_buckets
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
 from tests.support.fleet_thread import FleetThread
+from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP
 
 FAULTS = {1: "offline", 2: "nak", 3: "silent"}
 PASSIVE = 5
-RESOURCES = {"warehouse": WarehouseResource(), "emop": QUICK_EMOP}
+
+
+def resources() -> dict:
+    # Built when a test runs: the session's database is set by then.
+    return {
+        "warehouse": warehouse(),
+        "registry_source": registry_source(),
+        "emop": QUICK_EMOP,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +58,7 @@ def registry_csv(fleet_thread, tmp_path_factory) -> Path:
     return path
 
 
-ALL_BUCKETS = sync_buckets.get_partition_keys()
+ALL_BUCKETS = SYNC.partitions.get_partition_keys()
 
 
 def registry_config(path: Path) -> dict:
@@ -60,10 +68,10 @@ def registry_config(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def synced(registry_csv) -> str:
     result = materialize(
-        [meter_registry_raw, meter_sync],
-        resources=RESOURCES,
+        [meter_registry_raw, SYNC.meter_sync],
+        resources=resources(),
         run_config=registry_config(registry_csv),
-        tags=all_buckets_tags(),
+        tags=SYNC.all_buckets_tags(),
     )
     assert result.success
     # The run read every bucket: each partition is recorded, with the run's metadata.
@@ -187,7 +195,7 @@ def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
 ) -> None:
     key, start, end = partition_window(days_ago=1)
     for _ in range(2):
-        result = materialize([profile_log_1], resources=RESOURCES, partition_key=key)
+        result = materialize([profile_log_1], resources=resources(), partition_key=key)
         assert result.success
     rows = profile_rows(db, fleet_thread.fleet, start, end)
     meters = fleet_thread.fleet.meters
@@ -202,7 +210,7 @@ def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
     # The meter goes offline; a re-run keeps what was landed for it rather than dropping it.
     fleet_thread.call(fleet_thread.fleet.set_fault(0, "offline"))
     try:
-        result = materialize([profile_log_1], resources=RESOURCES, partition_key=key)
+        result = materialize([profile_log_1], resources=resources(), partition_key=key)
     finally:
         fleet_thread.call(fleet_thread.fleet.set_fault(0, None))
     assert result.success
@@ -215,7 +223,7 @@ def test_event_log_partition_is_idempotent(synced, fleet_thread, db) -> None:
     key, start, end = partition_window(days_ago=1)
     counts = []
     for _ in range(2):
-        assert materialize([meter_event_log], resources=RESOURCES, partition_key=key).success
+        assert materialize([meter_event_log], resources=resources(), partition_key=key).success
         counts.append(
             db.execute(
                 "select count(*), count(distinct (meter_id, event_timestamp, event_id, event_set)) "
@@ -231,10 +239,10 @@ def test_event_log_partition_is_idempotent(synced, fleet_thread, db) -> None:
 def test_a_database_that_cannot_be_written_fails_the_run_and_says_so(registry_csv) -> None:
     dead = WarehouseResource(database_url="postgresql://flows@127.0.0.1:9/flows?connect_timeout=2")
     result = materialize(
-        [meter_sync],
-        resources={"warehouse": dead, "emop": QUICK_EMOP},
+        [SYNC.meter_sync],
+        resources={"warehouse": dead, "registry_source": registry_source(), "emop": QUICK_EMOP},
         raise_on_error=False,
-        tags=all_buckets_tags(),
+        tags=SYNC.all_buckets_tags(),
     )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)

@@ -18,7 +18,6 @@ from dagster import AssetCheckSeverity, materialize
 from dagster_project.defs.checks.fleet import CheckThresholds, identity_mismatch_check
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.services.write_path import run_write_path, writes_blocked
 from dagster_project.simulator import FleetConfig
@@ -27,6 +26,7 @@ from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.write_store import insert_token
 from tests.support.fleet_thread import FleetThread
 from tests.support.flows_cli import flows
+from tests.support.settings import SYNC, registry_source
 from tests.support.simulated import QUICK_EMOP
 
 #: The registry says this serial lives at meter 1's address; the device there is meter 1.
@@ -61,14 +61,15 @@ def swapped(
 
 def sync(url: str, registry: Path):
     result = materialize(
-        [meter_registry_raw, meter_sync, identity_mismatch_check],
+        [meter_registry_raw, SYNC.meter_sync, identity_mismatch_check],
         resources={
             "warehouse": WarehouseResource(database_url=url),
+            "registry_source": registry_source(),
             "emop": QUICK_EMOP,
             "check_thresholds": CheckThresholds(),
         },
         run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry)}}}},
-        tags=all_buckets_tags(),
+        tags=SYNC.all_buckets_tags(),
     )
     assert result.success
     (evaluation,) = result.get_asset_check_evaluations()

@@ -12,25 +12,25 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from dagster_project.paths import state_dir
-from dagster_project.warehouse import connection, embedded
+from dagster_project.warehouse import connection
+from dagster_project.warehouse.embedded import EmbeddedServer
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
+from tests.support.settings import current_settings
 
 ROWS = 30_000
 
 
 @pytest.fixture
-def private_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def private_server() -> Iterator[EmbeddedServer]:
     # Inside the checkout's state folder: as root the server runs as another OS user.
-    folder = state_dir() / f"test-restart-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("FLOWS_STATE_DIR", str(folder))
-    url = embedded.start()
+    server = EmbeddedServer(current_settings().state_dir / f"test-restart-{uuid.uuid4().hex[:8]}")
+    server.start()
     try:
-        yield url
+        yield server
     finally:
-        embedded.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(server.state_dir, ignore_errors=True)
 
 
 def header(sync_id: uuid.UUID) -> SyncHeader:
@@ -38,12 +38,14 @@ def header(sync_id: uuid.UUID) -> SyncHeader:
     return SyncHeader(sync_id, now, now, ROWS, 0, 0, "test-run")
 
 
-def snapshot_rows(sync_id: uuid.UUID, stop_server_after: int | None = None) -> Iterator[tuple]:
+def snapshot_rows(
+    sync_id: uuid.UUID, stop: EmbeddedServer | None = None, after: int | None = None
+) -> Iterator[tuple]:
     polled = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
     values = dict.fromkeys(METER_SYNC_SNAPSHOTS.column_names)
     for number in range(ROWS):
-        if number == stop_server_after:
-            embedded.stop()  # the database goes away mid-load
+        if stop is not None and number == after:
+            stop.stop()  # the database goes away mid-load
         values.update(
             sync_id=sync_id,
             meter_id=uuid.UUID(int=number + 1),
@@ -68,19 +70,22 @@ def counts(url: str, sync_id: uuid.UUID) -> tuple[int, int]:
     return snapshots, headers
 
 
-def test_server_stopped_mid_load_commits_nothing_and_the_rerun_lands_once(private_server: str):
-    with connection.connect(private_server) as conn:
+def test_server_stopped_mid_load_commits_nothing_and_the_rerun_lands_once(
+    private_server: EmbeddedServer,
+) -> None:
+    url = private_server.start()
+    with connection.connect(url) as conn:
         ensure_raw_tables(conn)
     sync_id = uuid.uuid4()
 
-    with pytest.raises(psycopg.OperationalError), connection.connect(private_server) as conn:
-        load_sync(conn, header(sync_id), snapshot_rows(sync_id, stop_server_after=ROWS // 2))
-    assert not embedded.status().running
+    with pytest.raises(psycopg.OperationalError), connection.connect(url) as conn:
+        load_sync(conn, header(sync_id), snapshot_rows(sync_id, private_server, after=ROWS // 2))
+    assert not private_server.status().running
 
-    embedded.start()
-    assert counts(private_server, sync_id) == (0, 0)
+    private_server.start()
+    assert counts(url, sync_id) == (0, 0)
 
     for _ in range(2):  # the re-run, and a re-run of the re-run
-        with connection.connect(private_server) as conn:
+        with connection.connect(url) as conn:
             assert load_sync(conn, header(sync_id), snapshot_rows(sync_id)) == ROWS
-        assert counts(private_server, sync_id) == (ROWS, 1)
+        assert counts(url, sync_id) == (ROWS, 1)

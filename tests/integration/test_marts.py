@@ -15,12 +15,12 @@ from dagster import materialize
 
 from dagster_project.defs.dbt.assets import PRODUCTION_DBT_BUILD_EXCLUDES
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource
 from dagster_project.paths import DBT_PROJECT_DIR, DEMO_REGISTRY_CSV
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.support.dbt_cli import run_dbt, target_path
+from tests.support.settings import registry_source, warehouse
 
 # The Meter Domain page's queries, as published.
 GET_METER_STATUS = """
@@ -168,7 +168,7 @@ def snapshot(sync_id: uuid.UUID, meter: dict[str, str], hours_ago: float, balanc
 def marts(database_url: str) -> None:
     result = materialize(
         [meter_registry_raw],
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": warehouse(), "registry_source": registry_source()},
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(DEMO_REGISTRY_CSV)}}}
         },

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from dagster import materialize
 
-from dagster_project.definitions import defs
 from dagster_project.defs.dbt.assets import flows_dbt_models
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource, dbt_resource
+from dagster_project.defs.resources import dbt_resource
 from tests.support.registry import ESCO, registry_csv, registry_row
+from tests.support.settings import code_location, registry_source, warehouse
 
 # The Meter Domain page's "Find all active meters for an ESCO", as published.
 FIND_ACTIVE_METERS_FOR_ESCO = """
@@ -45,7 +45,11 @@ def registry_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built(registry_file: Path) -> None:
     result = materialize(
         [meter_registry_raw, flows_dbt_models],
-        resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+        resources={
+            "warehouse": warehouse(),
+            "registry_source": registry_source(),
+            "dbt": dbt_resource(),
+        },
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry_file)}}}
         },
@@ -141,6 +145,7 @@ def test_mart_contract_keeps_the_primary_key(db) -> None:
 
 
 def test_the_two_jobs_cover_every_asset_once() -> None:
+    defs = code_location()
     pipeline = defs.resolve_job_def("flows_pipeline").asset_layer.executable_asset_keys
     daily = defs.resolve_job_def("daily_logs").asset_layer.executable_asset_keys
     # Operator requests are written by the CLI: in the graph, but nothing to materialize.

@@ -28,7 +28,7 @@ from dagster_project.defs.checks.raw import raw_snapshot_checks, raw_snapshots_s
 from dagster_project.defs.dbt.assets import flows_dbt_models
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource, dbt_resource
-from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.fleet_sync import sync_id_for_run
 from dagster_project.domain.rules.raw_expectations import PLAUSIBILITY_SUITE, STRUCTURE_SUITE
 from dagster_project.simulator import FleetConfig
@@ -45,6 +45,7 @@ from tests.support.raw_checks import (
     snapshot,
 )
 from tests.support.registry import registry_csv
+from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP
 
 METER_SHADOWS = AssetKey(["flows", "meter_shadows"])
@@ -101,10 +102,14 @@ def fleet_sync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExecuteInPr
         rows[5]["mode"] = "passive"
         write_registry(path, rows)
         yield materialize(
-            [meter_registry_raw, meter_sync, *raw_snapshot_checks],
-            resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
+            [meter_registry_raw, SYNC.meter_sync, *raw_snapshot_checks],
+            resources={
+                "warehouse": warehouse(),
+                "registry_source": registry_source(),
+                "emop": QUICK_EMOP,
+            },
             run_config=registry_config(path),
-            tags=all_buckets_tags(),
+            tags=SYNC.all_buckets_tags(),
         )
 
 
@@ -139,7 +144,7 @@ def test_run_alone_the_check_reads_the_latest_sync_and_names_the_bad_rows(
         result = materialize(
             [AssetSpec(METER_SYNC_SNAPSHOTS), *raw_snapshot_checks],
             selection=AssetSelection.checks(*raw_snapshot_checks),
-            resources={"warehouse": WarehouseResource()},
+            resources={"warehouse": warehouse(), "registry_source": registry_source()},
             raise_on_error=False,
         )
     finally:
@@ -172,7 +177,7 @@ def crafted_registry(tmp_path_factory: pytest.TempPathFactory) -> None:
     path = write_registry(tmp_path_factory.mktemp("crafted") / "registry.csv", METERS)
     result = materialize(
         [meter_registry_raw],
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": warehouse(), "registry_source": registry_source()},
         run_config=registry_config(path),
     )
     assert result.success
@@ -182,7 +187,11 @@ def build_with_crafted_sync(malformed: bool) -> ExecuteInProcessResult:
     """One run, as the pipeline job: the crafted sync, the blocking check, every dbt model."""
     return materialize(
         [crafted_sync, raw_snapshots_structure, flows_dbt_models],
-        resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
+        resources={
+            "warehouse": warehouse(),
+            "registry_source": registry_source(),
+            "dbt": dbt_resource(),
+        },
         run_config={
             "ops": {"flows_raw__meter_sync_snapshots": {"config": {"malformed": malformed}}}
         },

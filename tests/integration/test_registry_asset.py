@@ -8,15 +8,15 @@ import psycopg
 from dagster import materialize
 
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.registry import SERIAL_FORMS, UNSUPPORTED_HARDWARE
 from tests.support.registry import registry_csv, registry_row
+from tests.support.settings import registry_source, warehouse
 
 
 def run_registry(csv_path: Path, **config: object):
     return materialize(
         [meter_registry_raw],
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": warehouse(), "registry_source": registry_source()},
         run_config={
             "ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(csv_path), **config}}}
         },

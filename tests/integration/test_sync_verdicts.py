@@ -15,10 +15,10 @@ from dagster import AssetExecutionContext, ExecuteInProcessResult, asset, materi
 from dagster_project.defs.checks.raw import LEFT_UNJUDGED, raw_snapshot_checks
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS, all_buckets_tags, meter_sync
-from dagster_project.domain.fleet_buckets import bucket_count
+from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.fleet_sync import sync_id_for_run
 from dagster_project.domain.rules.raw_expectations import STRUCTURE_SUITE, SUITE_SEVERITY
+from dagster_project.settings import DATABASE_URL
 from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
@@ -27,6 +27,7 @@ from dagster_project.warehouse.sync_verdicts import await_judgement, held_back
 from tests.support.dbt_cli import run_dbt
 from tests.support.fleet_thread import FleetThread
 from tests.support.raw_checks import CRAFTED_BUCKET, crafted_rows, land
+from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP
 
 STAGING = "flows_staging.stg_flows_raw__meter_sync_snapshots"
@@ -43,7 +44,7 @@ def private_url(database_url: str) -> Iterator[str]:
         scratch_database(database_url, "flows_verdicts") as url,
         pytest.MonkeyPatch.context() as patch,
     ):
-        patch.setenv(connection.DATABASE_URL_ENV, url)
+        patch.setenv(DATABASE_URL, url)
         yield url
 
 
@@ -66,7 +67,7 @@ def registry(
 ) -> list[dict]:
     """The fleet's registry under fresh ids (no other test's syncs name them), each chosen to
     fall in its meter's bucket; loaded as the registry asset does."""
-    assert bucket_count() == 4
+    assert len(SYNC.partitions.get_partition_keys()) == 4
     path = tmp_path_factory.mktemp("verdicts") / "registry.csv"
     assert fleet.fleet is not None
     fleet.fleet.write_registry_csv(path)
@@ -81,7 +82,7 @@ def registry(
         writer.writerows(rows)
     loaded = materialize(
         [meter_registry_raw],
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": warehouse(), "registry_source": registry_source()},
         run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(path)}}}},
     )
     assert loaded.success
@@ -91,9 +92,13 @@ def registry(
 def sync_run(with_checks: bool) -> ExecuteInProcessResult:
     """The fleet sync over every bucket, as the pipeline job runs it."""
     return materialize(
-        [meter_sync, *raw_snapshot_checks] if with_checks else [meter_sync],
-        resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
-        tags=all_buckets_tags(),
+        [SYNC.meter_sync, *raw_snapshot_checks] if with_checks else [SYNC.meter_sync],
+        resources={
+            "warehouse": warehouse(),
+            "registry_source": registry_source(),
+            "emop": QUICK_EMOP,
+        },
+        tags=SYNC.all_buckets_tags(),
         raise_on_error=False,
     )
 
@@ -235,7 +240,8 @@ def test_an_earlier_sync_that_fails_the_structure_suite_stays_out_of_the_marts(
             await_judgement(conn, sync_id, SUITE_SEVERITY)
 
     result = materialize(
-        [clean_sync, *raw_snapshot_checks], resources={"warehouse": WarehouseResource()}
+        [clean_sync, *raw_snapshot_checks],
+        resources={"warehouse": warehouse(), "registry_source": registry_source()},
     )
     (structure,) = [
         e for e in result.get_asset_check_evaluations() if e.check_name == STRUCTURE_SUITE

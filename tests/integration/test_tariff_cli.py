@@ -21,6 +21,7 @@ from psycopg.types.json import set_json_loads
 from dagster_project.domain.tariff_push import WriteRetryPolicy
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.services.write_path import run_write_path
+from dagster_project.settings import DATABASE_URL
 from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
 from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
@@ -96,7 +97,7 @@ def conn(url: str) -> Iterator[psycopg.Connection]:
 
 
 def flows_tariff(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, connection.DATABASE_URL_ENV: url}
+    env = {**os.environ, DATABASE_URL: url}
     return subprocess.run(
         [FLOWS, "tariff", "set", *args],
         env=env,

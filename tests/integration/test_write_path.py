@@ -36,6 +36,7 @@ from dagster_project.emop.state import MeterEndpoint
 from dagster_project.emop.tariffs import Tariff
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.services.write_path import WriteReport, run_write_path
+from dagster_project.settings import DATABASE_URL
 from dagster_project.simulator import FleetConfig, SimMeter, token_credit_units
 from dagster_project.simulator.model import MONEY
 from dagster_project.warehouse import connection, write_store
@@ -549,7 +550,7 @@ def test_writes_given_up_on_and_changes_running_late_are_reported_by_meter(
 
 
 def flows_topup(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, connection.DATABASE_URL_ENV: url}
+    env = {**os.environ, DATABASE_URL: url}
     return subprocess.run(
         [FLOWS, "topup", *args],
         env=env,

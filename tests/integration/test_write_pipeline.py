@@ -16,11 +16,10 @@ from psycopg.types.json import set_json_loads
 
 from dagster_project.defs.checks.raw import raw_snapshot_checks
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.resources import WarehouseResource
-from dagster_project.defs.sync.assets import all_buckets_tags, meter_sync
 from dagster_project.defs.writes.assets import meter_writes
 from dagster_project.defs.writes.checks import write_checks
 from dagster_project.domain import tariff_requests as tr
+from dagster_project.settings import DATABASE_URL
 from dagster_project.simulator import FleetConfig, token_credit_units
 from dagster_project.simulator.model import MONEY
 from dagster_project.warehouse import connection
@@ -29,6 +28,7 @@ from dagster_project.warehouse.tariff_store import insert_request, meters_for_ta
 from dagster_project.warehouse.write_store import insert_covered_meters, insert_token
 from tests.support.dbt_cli import run_dbt
 from tests.support.fleet_thread import FleetThread
+from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
 TOKEN = "03000123412341234123"  # £30.00 on the simulator
@@ -57,17 +57,21 @@ def registry(fleet: FleetThread, tmp_path: Path) -> Path:
 @pytest.fixture
 def url(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with scratch_database(database_url, "flows_write_pipeline") as private_url:
-        monkeypatch.setenv(connection.DATABASE_URL_ENV, private_url)
+        monkeypatch.setenv(DATABASE_URL, private_url)
         yield private_url
 
 
 def sync(registry: Path, *more: object) -> dict:
     result = materialize(
         # The raw checks too, as in the pipeline job: the marts read a sync once they pass it.
-        [meter_registry_raw, meter_sync, *raw_snapshot_checks, *more],
-        resources={"warehouse": WarehouseResource(), "emop": QUICK_EMOP},
+        [meter_registry_raw, SYNC.meter_sync, *raw_snapshot_checks, *more],
+        resources={
+            "warehouse": warehouse(),
+            "registry_source": registry_source(),
+            "emop": QUICK_EMOP,
+        },
         run_config={"ops": {"flows_raw__meter_registry": {"config": {"csv_path": str(registry)}}}},
-        tags=all_buckets_tags(),
+        tags=SYNC.all_buckets_tags(),
     )
     assert result.success
     return {

@@ -16,33 +16,36 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from dagster_project.warehouse import connection, embedded
+from dagster_project.settings import DATABASE_URL
+from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import scratch_database
+from tests.support.settings import current_settings, embedded_server
 
 
 @pytest.fixture(scope="session", autouse=True)
 def database_url() -> Iterator[str]:
     """The session's own scratch database, also set as FLOWS_DATABASE_URL while tests run."""
-    server_url = connection.configured_url()
+    server_url = current_settings().database_url
+    server = embedded_server()
     started_embedded = False
     if server_url is None:
-        started_embedded = not embedded.status().running
-        server_url = embedded.start()
+        started_embedded = not server.status().running
+        server_url = server.start()
 
-    previous = os.environ.get(connection.DATABASE_URL_ENV)
+    previous = os.environ.get(DATABASE_URL)
     try:
         with scratch_database(server_url, "flows_test") as test_url:
-            os.environ[connection.DATABASE_URL_ENV] = test_url
+            os.environ[DATABASE_URL] = test_url
             try:
                 yield test_url
             finally:
                 if previous is None:
-                    os.environ.pop(connection.DATABASE_URL_ENV, None)
+                    os.environ.pop(DATABASE_URL, None)
                 else:
-                    os.environ[connection.DATABASE_URL_ENV] = previous
+                    os.environ[DATABASE_URL] = previous
     finally:
         if started_embedded:
-            embedded.stop()
+            server.stop()
 
 
 @pytest.fixture

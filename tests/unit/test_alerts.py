@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dagster_project.domain.alerts import (
-    WEBHOOK_URL_ENV,
     Alert,
     AlertDeliveryError,
     Condition,
@@ -25,7 +24,7 @@ from dagster_project.domain.alerts import (
     WebhookNotifier,
     decode_cursor,
     encode_cursor,
-    notifier_from_environment,
+    notifier,
     track_episodes,
     webhook_payload,
 )
@@ -248,14 +247,14 @@ def test_the_webhook_payload_is_the_batch() -> None:
     assert body["text"].splitlines() == [alert.describe() for alert in alerts]
 
 
-def test_the_environment_chooses_the_webhook_or_the_log() -> None:
+def test_a_webhook_url_chooses_the_webhook_else_the_log() -> None:
     logger = logging.getLogger("test_alerts")
     url = "https://hooks.example.com/services/T0/B0/secret-token"
-    webhook = notifier_from_environment(logger, {WEBHOOK_URL_ENV: url})
+    webhook = notifier(url, logger)
     assert isinstance(webhook, WebhookNotifier)
     assert "secret-token" not in repr(webhook)
-    assert notifier_from_environment(logger, {}) == LogNotifier(logger)
-    assert notifier_from_environment(logger, {WEBHOOK_URL_ENV: "  "}) == LogNotifier(logger)
+    assert notifier(None, logger) == LogNotifier(logger)
+    assert notifier("  ", logger) == LogNotifier(logger)
 
 
 def test_a_webhook_url_that_is_not_http_is_refused_without_quoting_it() -> None:

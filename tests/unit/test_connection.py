@@ -36,8 +36,8 @@ def test_driver_suffixes_are_normalised() -> None:
     assert sqlalchemy_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
 
 
-def test_non_postgres_url_is_refused_with_the_variable_named() -> None:
-    with pytest.raises(ValueError, match=r"FLOWS_DATABASE_URL.*mysql"):
+def test_non_postgres_url_is_refused_with_the_scheme_named() -> None:
+    with pytest.raises(ValueError, match=r"database URL must be a postgresql:// URL.*mysql"):
         libpq_url("mysql://u@h/d")
 
 

@@ -3,18 +3,21 @@ Its whole shape is snapshotted in test_code_location.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import build_schedule_context
 
-from dagster_project.definitions import defs
+from dagster_project import definitions
 from dagster_project.defs.meter_logs.jobs import previous_utc_day
-from dagster_project.defs.sync.schedules import fanned_out_sync_schedule, fleet_sync_schedule
+from dagster_project.settings import Settings
+from tests.support.settings import SYNC, code_location
+
+#: The code location under the default settings.
+defs = code_location(Settings())
+fleet_sync_schedule = SYNC.schedule("fleet_sync_every_15_minutes")
+fanned_out_sync_schedule = SYNC.schedule("fleet_sync_fanned_out_every_15_minutes")
 
 
 def test_dbt_tests_become_checks_on_the_marts() -> None:
@@ -83,19 +86,20 @@ def test_the_fanned_out_schedule_asks_one_run_per_bucket_of_one_cycle() -> None:
     assert len({r.run_key for r in requests}) == 4
 
 
-def test_the_environment_sets_the_split_and_which_sync_schedule_is_on() -> None:
-    # The definitions read both at import: load them afresh in a process of their own.
-    code = (
-        "from dagster_project.definitions import defs\n"
-        "print(defs.resolve_job_def('fleet_sync').partitions_def.get_partition_keys()[-1])\n"
-        "for name in ('fleet_sync_every_15_minutes', 'fleet_sync_fanned_out_every_15_minutes'):\n"
-        "    print(defs.resolve_schedule_def(name).default_status.value)\n"
+def test_the_environment_sets_the_split_and_which_sync_schedule_is_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Read when Dagster loads the code location, not when the module is imported.
+    monkeypatch.setenv("FLOWS_SYNC_BUCKETS", "16")
+    monkeypatch.setenv("FLOWS_SYNC_FAN_OUT", "yes")
+    loaded = definitions.defs()
+    assert (
+        loaded.resolve_job_def("fleet_sync").partitions_def.get_partition_keys()[-1] == "15-of-16"
     )
-    env = {**os.environ, "FLOWS_SYNC_BUCKETS": "16", "FLOWS_SYNC_FAN_OUT": "yes"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert done.stdout.split() == ["15-of-16", "STOPPED", "RUNNING"]
+    assert [
+        loaded.resolve_schedule_def(name).default_status.value
+        for name in ("fleet_sync_every_15_minutes", "fleet_sync_fanned_out_every_15_minutes")
+    ] == ["STOPPED", "RUNNING"]
 
 
 @pytest.mark.parametrize(

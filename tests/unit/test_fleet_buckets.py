@@ -8,11 +8,9 @@ from dagster_project.domain.fleet_buckets import (
     Bucket,
     BucketConfigError,
     BucketRun,
-    bucket_count,
     bucket_keys,
     bucket_sizes,
     buckets,
-    fan_out,
     newest_complete_cycle,
     parse_bucket_key,
     split_by_bucket,
@@ -61,20 +59,6 @@ def test_keys_name_the_split_and_parse_back() -> None:
     for bad in ("7", "16-of-16", "a-of-4", "03-of-"):
         with pytest.raises(BucketConfigError, match=bad):
             parse_bucket_key(bad)
-
-
-def test_bucket_count_comes_from_the_environment() -> None:
-    assert bucket_count({}) == 4
-    assert bucket_count({"FLOWS_SYNC_BUCKETS": "16"}) == 16
-    for bad in ("0", "sixteen", "1000"):
-        with pytest.raises(BucketConfigError, match="FLOWS_SYNC_BUCKETS"):
-            bucket_count({"FLOWS_SYNC_BUCKETS": bad})
-
-
-def test_fan_out_is_off_unless_asked_for() -> None:
-    assert not fan_out({})
-    assert not fan_out({"FLOWS_SYNC_FAN_OUT": "0"})
-    assert fan_out({"FLOWS_SYNC_FAN_OUT": "true"})
 
 
 KEYS = ["00-of-02", "01-of-02"]

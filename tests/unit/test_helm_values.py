@@ -9,9 +9,9 @@ import yaml
 from dagster._config import process_config
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
-from dagster_project.defs.resources import EMOP_ENV_PREFIX, EmopSettings
-from dagster_project.domain.fleet_buckets import bucket_count, fan_out
+from dagster_project.defs.resources import EmopSettings
 from dagster_project.paths import PROJECT_ROOT
+from dagster_project.settings import Settings
 
 VALUES = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
 DAGSTER_YAML = PROJECT_ROOT / "deploy" / "dagster.yaml"
@@ -132,17 +132,10 @@ def test_the_sync_fans_out_with_the_same_split_in_the_code_server_and_the_run_po
         for entry in values["runLauncher"]["config"]["k8sRunLauncher"]["envVars"]
     )
     assert settings == run_pods
-    assert bucket_count(settings) > 1 and fan_out(settings)
+    read = Settings.from_environment(settings)
+    assert read.sync_buckets > 1 and read.sync_fan_out
     # Every run that contacts meters shares one cap per ESCO.
-    assert EmopSettings(**_emop_settings(settings)).max_connections_per_esco == 100
-
-
-def _emop_settings(env: dict[str, str]) -> dict[str, str]:
-    return {
-        name.removeprefix(EMOP_ENV_PREFIX).lower(): value
-        for name, value in env.items()
-        if name.startswith(EMOP_ENV_PREFIX)
-    }
+    assert EmopSettings.from_settings(read).max_connections_per_esco == 100
 
 
 def test_the_run_launcher_config_is_valid_for_dagster_k8s(values: dict[str, Any]) -> None:

@@ -17,7 +17,6 @@ from dagster_project.domain.registry import (
     check_removals,
     departure_reason,
     parse_bool,
-    parse_max_removed_share,
     parse_registry_csv,
     read_registry_file,
 )
@@ -299,17 +298,6 @@ def test_removals_within_the_share_pass_and_beyond_it_are_refused() -> None:
         check_removals(active, [], 0.1)
     assert check_removals(active, [], 1.0) == 10
     assert check_removals([], [], 0.0) == 0  # a first load removes nothing
-
-
-@pytest.mark.parametrize(("value", "share"), [(None, 0.1), ("", 0.1), ("0.25", 0.25), ("1", 1.0)])
-def test_max_removed_share_setting(value: str | None, share: float) -> None:
-    assert parse_max_removed_share(value) == share
-
-
-@pytest.mark.parametrize("value", ["abc", "-0.1", "1.5", "nan", "10%"])
-def test_bad_max_removed_share_names_the_variable(value: str) -> None:
-    with pytest.raises(ValueError, match=f"FLOWS_REGISTRY_MAX_REMOVED_SHARE={value!r}"):
-        parse_max_removed_share(value)
 
 
 @pytest.mark.parametrize(

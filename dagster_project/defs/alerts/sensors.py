@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections import Counter
 
 import psycopg
-from dagster import DefaultSensorStatus, SensorEvaluationContext, SensorResult, SkipReason, sensor
+from dagster import (
+    ConfigurableResource,
+    DefaultSensorStatus,
+    EnvVar,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
 from psycopg.rows import dict_row
+from pydantic import Field
 
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.alerts import (
     CONDITIONS,
     WEBHOOK_NAME,
-    WEBHOOK_URL_ENV,
     Alert,
     Condition,
     EpisodeState,
@@ -20,9 +28,10 @@ from dagster_project.domain.alerts import (
     WebhookNotifier,
     decode_cursor,
     encode_cursor,
-    notifier_from_environment,
+    notifier,
     track_episodes,
 )
+from dagster_project.settings import ALERT_WEBHOOK_URL, Settings
 
 # The marts' columns the alerts carry, named so a contract change fails loudly here.
 CONDITION_QUERIES: dict[Condition, str] = {
@@ -35,6 +44,22 @@ CONDITION_QUERIES: dict[Condition, str] = {
     ),
 }
 MARTS = "flows.meters_low_balance and flows.meters_offline_all"
+
+
+class AlertWebhook(ConfigurableResource):
+    """Where meter alerts are posted; empty: the log."""
+
+    url: str | None = Field(
+        default=None,
+        description=(
+            "Webhook URL. Set from FLOWS_ALERT_WEBHOOK_URL as a reference to the variable, so "
+            "that a token in it is neither shown in the UI nor stored with runs."
+        ),
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertWebhook:
+        return cls(url=EnvVar(ALERT_WEBHOOK_URL) if settings.alert_webhook_url else None)
 
 
 def read_conditions(conn: psycopg.Connection) -> dict[Condition, list[Row]]:
@@ -64,13 +89,13 @@ def summary(alerts: list[Alert], state: EpisodeState, destination: str) -> str:
     default_status=DefaultSensorStatus.RUNNING,
     description=(
         "Notifies once per episode when meters enter flows.meters_low_balance or "
-        f"flows.meters_offline_all: to the webhook in {WEBHOOK_URL_ENV} when set, else the log. "
+        f"flows.meters_offline_all: to the webhook in {ALERT_WEBHOOK_URL} when set, else the log. "
         "The cursor holds the meter ids in each condition; clearing it notifies every meter "
         "then in a condition once more."
     ),
 )
 def meter_alerts_sensor(
-    context: SensorEvaluationContext, warehouse: WarehouseResource
+    context: SensorEvaluationContext, warehouse: WarehouseResource, alert_webhook: AlertWebhook
 ) -> SensorResult | SkipReason:
     previous = decode_cursor(context.cursor)
     try:
@@ -84,10 +109,10 @@ def meter_alerts_sensor(
             "(dbt has not built them, or is rebuilding them now)."
         )
     alerts, state = track_episodes(previous, current)
-    notifier = notifier_from_environment(context.log)
+    sender = notifier(alert_webhook.url, context.log)
     # A failed delivery raises before the cursor moves, so the same alerts go out next tick.
-    notifier.notify(alerts)
-    destination = WEBHOOK_NAME if isinstance(notifier, WebhookNotifier) else "the log"
+    sender.notify(alerts)
+    destination = WEBHOOK_NAME if isinstance(sender, WebhookNotifier) else "the log"
     return SensorResult(
         skip_reason=summary(alerts, state, destination), cursor=encode_cursor(state)
     )

@@ -1,6 +1,5 @@
 """The dbt models as Dagster assets, keyed by the schema they land in."""
 
-import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -9,6 +8,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from dagster_project.defs.dbt.project import flows_dbt_project
 from dagster_project.defs.resources import WarehouseResource
+from dagster_project.warehouse import connection
 
 #: Runs that build the dbt models carry this tag, so that deploy/dagster.yaml lets one at a time
 #: through: two dbt builds at once would replace the same tables under each other.
@@ -38,6 +38,8 @@ PRODUCTION_DBT_BUILD_EXCLUDES = ("--exclude-resource-type", "unit_test")
 def flows_dbt_models(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    # dbt reads its connection from the environment (dbt/profiles.yml).
-    os.environ.update(warehouse.dbt_profile_env())
-    yield from dbt.cli(["build", *PRODUCTION_DBT_BUILD_EXCLUDES], context=context).stream()
+    # dbt is told the warehouse's database through a profile of its own for this build, so
+    # that the process environment stays as it was (dbt/profiles.yml reads it otherwise).
+    with connection.dbt_profiles_dir(warehouse.target().url) as profiles_dir:
+        told = dbt.model_copy(update={"profiles_dir": str(profiles_dir)})
+        yield from told.cli(["build", *PRODUCTION_DBT_BUILD_EXCLUDES], context=context).stream()

@@ -4,15 +4,16 @@ A file that cannot be trusted never replaces the registry in force: one that can
 whose columns are wrong, or that would take too much of the active fleet out at once fails the
 run with the reason, and the last good registry stays."""
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
+    ConfigurableResource,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -22,44 +23,57 @@ from pydantic import Field
 
 from dagster_project.defs.resources import DATABASE_RETRY, WarehouseResource, database_failure
 from dagster_project.domain.registry import (
-    MAX_REMOVED_SHARE_ENV,
+    DEFAULT_MAX_REMOVED_SHARE,
     RegistryFileError,
     RegistryReject,
     check_removals,
-    parse_max_removed_share,
     read_registry_file,
 )
 from dagster_project.paths import DEMO_REGISTRY_CSV
+from dagster_project.settings import Settings
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import active_meter_ids, replace_registry
 
-REGISTRY_CSV_ENV = "FLOWS_REGISTRY_CSV"
 RAW_METER_REGISTRY = AssetKey(["flows_raw", "meter_registry"])
 # Enough rows to act on at a glance; the full list is in flows_raw.meter_registry_rejects.
 MAX_REJECTS_IN_METADATA = 50
 
 
-def default_registry_csv() -> str:
-    return os.environ.get(REGISTRY_CSV_ENV) or str(DEMO_REGISTRY_CSV)
+class RegistrySource(ConfigurableResource):
+    """Where the meter registry comes from (FLOWS_REGISTRY_CSV) and how much of the active fleet
+    one file may take out of service (FLOWS_REGISTRY_MAX_REMOVED_SHARE)."""
 
-
-def default_max_removed_share() -> float:
-    return parse_max_removed_share(os.environ.get(MAX_REMOVED_SHARE_ENV))
-
-
-class RegistryFileConfig(Config):
-    csv_path: str = Field(
-        default_factory=default_registry_csv,
-        description=f"Registry CSV to load (default: ${REGISTRY_CSV_ENV}, else the demo fleet).",
-    )
+    csv_path: str = Field(str(DEMO_REGISTRY_CSV), description="Registry CSV to load.")
     max_removed_share: float = Field(
-        default_factory=default_max_removed_share,
+        DEFAULT_MAX_REMOVED_SHARE,
         ge=0.0,
         le=1.0,
         description=(
             "Largest share of the active fleet one file may remove; a file removing more is "
-            f"refused and the registry in force kept (default: ${MAX_REMOVED_SHARE_ENV}, "
-            "else 0.1). 1 allows any removal."
+            "refused and the registry in force kept. 1 allows any removal."
+        ),
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            csv_path=str(settings.registry_csv or DEMO_REGISTRY_CSV),
+            max_removed_share=settings.registry_max_removed_share,
+        )
+
+
+class RegistryFileConfig(Config):
+    """This run's exceptions to the registry source, e.g. a larger removal allowed once."""
+
+    csv_path: str | None = Field(
+        default=None, description="Registry CSV to load in this run (default: the source's)."
+    )
+    max_removed_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Largest share of the active fleet this run's file may remove (default: the source's)."
         ),
     )
 
@@ -77,9 +91,17 @@ class RegistryFileConfig(Config):
     ),
 )
 def meter_registry_raw(
-    context: AssetExecutionContext, config: RegistryFileConfig, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    config: RegistryFileConfig,
+    warehouse: WarehouseResource,
+    registry_source: RegistrySource,
 ) -> MaterializeResult:
-    csv_path = Path(config.csv_path)
+    csv_path = Path(config.csv_path or registry_source.csv_path)
+    max_removed_share = (
+        registry_source.max_removed_share
+        if config.max_removed_share is None
+        else config.max_removed_share
+    )
     try:
         parsed = read_registry_file(csv_path)
     except RegistryFileError as error:
@@ -99,9 +121,7 @@ def meter_registry_raw(
         with warehouse.connect() as conn:
             ensure_raw_tables(conn)
             try:
-                removed = check_removals(
-                    active_meter_ids(conn), parsed.meters, config.max_removed_share
-                )
+                removed = check_removals(active_meter_ids(conn), parsed.meters, max_removed_share)
             except RegistryFileError as error:
                 raise _refused(f"{csv_path}: {error}", csv_path, parsed.rejects) from None
             load = replace_registry(
