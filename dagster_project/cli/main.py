@@ -13,17 +13,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+import psycopg
 import yaml
 
-from dagster_project.cli.common import load_settings, settings
+from dagster_project.cli.common import (
+    EXIT_CHECKS_FAILED,
+    EXIT_USAGE,
+    FlowsGroup,
+    fail,
+    load_settings,
+    one_line,
+    settings,
+)
 from dagster_project.cli.connections import connections
 from dagster_project.cli.emop import emop, simulate
 from dagster_project.cli.identity import identity
 from dagster_project.cli.maintenance import partition
+from dagster_project.cli.registry import registry
 from dagster_project.cli.tariff import tariff
 from dagster_project.cli.topup import topup
 from dagster_project.paths import PROJECT_ROOT
@@ -34,14 +45,22 @@ from dagster_project.warehouse.embedded import EmbeddedServer, EmbeddedServerInU
 if TYPE_CHECKING:  # pipeline_run imports Dagster: only the commands that run it load it
     from dagster_project.cli.run import RunOptions
 
+#: More than any test or demo needs; a simulator of this many meters fills a machine's ports.
+MAX_SIMULATED_METERS = 50_000
 UI_HOST = "127.0.0.1"
 DEFAULT_UI_PORT = 3000
 
 
-@click.group()
+@click.group(cls=FlowsGroup)
+@click.version_option(package_name="flows-meter-data", prog_name="flows")
 @click.pass_context
 def main(context: click.Context) -> None:
-    """Flows: meter data from Emlite prepayment meters into PostgreSQL."""
+    """Flows: meter data from Emlite prepayment meters into PostgreSQL.
+
+    Exit statuses: 0 done; 1 could not be done (a meter or the database did not answer, a run
+    failed); 2 bad input (an option, a setting, a file); 3 `flows run` ran but an error-severity
+    check did not pass (`flows db status`: 3 when the embedded server is stopped).
+    """
     context.obj = load_settings()
 
 
@@ -51,9 +70,13 @@ def db() -> None:
 
 
 @db.command("url")
-def db_url() -> None:
-    """Print the database URL, starting the embedded server if it is needed."""
-    click.echo(connection.resolve_database(settings()).url)
+@click.option(
+    "--show-password", is_flag=True, help="Print the password too (for psql and other tools)."
+)
+def db_url(show_password: bool) -> None:
+    """Print the database URL (password masked), starting the embedded server if needed."""
+    target = connection.resolve_database(settings())
+    click.echo(target.url if show_password else target.display_url)
 
 
 @db.command("start")
@@ -85,9 +108,24 @@ def db_stop(force: bool) -> None:
 
 @db.command("status")
 def db_status() -> None:
-    """Say which database is in use, whether the embedded server runs, and who uses it."""
-    if _external_database_note():
+    """Say which database is in use and whether it answers; for the embedded server, whether
+    it runs and who uses it. Exit 3 when the embedded server is stopped, 1 when the database
+    does not answer."""
+    url = settings().database_url
+    if url is None:
+        _embedded_status()
         return
+    shown = connection.redact_url(url)
+    try:
+        with connection.connect(url, connect_timeout=10) as conn:
+            row = conn.execute("show server_version").fetchone()
+    except psycopg.OperationalError as error:
+        fail(f"{DATABASE_URL} is set ({shown}) but the database does not answer: {one_line(error)}")
+    version = row[0] if row else "?"
+    click.echo(f"{DATABASE_URL} is set ({shown}): PostgreSQL {version} answers")
+
+
+def _embedded_status() -> None:
     server = EmbeddedServer(settings().state_dir)
     status = server.status()
     if status.running:
@@ -118,13 +156,20 @@ def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]
         help="Use a simulated fleet (default: when neither FLOWS_DATABASE_URL nor "
         "FLOWS_REGISTRY_CSV is set).",
     )
-    @click.option("--meters", default=100, show_default=True, help="Simulated fleet size.")
+    @click.option(
+        "--meters",
+        default=100,
+        show_default=True,
+        type=click.IntRange(1, MAX_SIMULATED_METERS),
+        help="Simulated fleet size.",
+    )
     @click.option("--seed", default=1, show_default=True, help="Simulated fleet seed.")
     @click.option(
         "--faulty-fraction",
         default=0.05,
         show_default=True,
-        help="Share of faulty simulated meters.",
+        type=click.FloatRange(0.0, 1.0),
+        help="Share of faulty simulated meters (0 to 1).",
     )
     @functools.wraps(command)
     def with_options(
@@ -145,17 +190,34 @@ def simulated_fleet_options(command: Callable[..., None]) -> Callable[..., None]
 
 
 @main.command("run")
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Show the full Dagster and dbt log here instead of writing it to a file.",
+)
 @simulated_fleet_options
-def run(options: RunOptions) -> None:
-    """Run the whole pipeline once and print a summary."""
+def run(verbose: bool, options: RunOptions) -> None:
+    """Run the whole pipeline once and print a summary.
+
+    The full log goes to flows-run.log under the state folder (the summary names it) unless
+    --verbose. Exit 3 when the run finished but an error-severity check did not pass.
+    """
     from dagster_project.cli import run as pipeline_run
 
+    options = replace(options, verbose=verbose)
+
+    if not options.simulate:
+        registry = options.settings.registry_csv
+        if registry is not None and not registry.is_file():
+            fail(f"registry file {registry} ({REGISTRY_CSV}) does not exist", EXIT_USAGE)
     try:
         report = pipeline_run.run_pipeline(options)
     except pipeline_run.PipelineFailed as error:
-        click.echo(str(error), err=True)
-        sys.exit(1)
+        fail(str(error))
     click.echo(pipeline_run.report_text(report, f"http://{UI_HOST}:{DEFAULT_UI_PORT}"))
+    if report.error_checks:
+        # Ran to the end, but cron and schedulers must see that something is wrong.
+        sys.exit(EXIT_CHECKS_FAILED)
 
 
 @main.command("dev")
@@ -285,6 +347,7 @@ db.add_command(partition)
 main.add_command(connections)
 main.add_command(emop)
 main.add_command(identity)
+main.add_command(registry)
 main.add_command(simulate)
 main.add_command(tariff)
 main.add_command(topup)

@@ -10,16 +10,24 @@ side by side on one checkout do not stop it under each other.
 from __future__ import annotations
 
 import os
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import psycopg
-from dagster import AssetCheckEvaluation, DagsterInstance
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckSeverity,
+    DagsterInstance,
+    ExecuteInProcessResult,
+)
 
 from dagster_project.defs.sync.assets import all_buckets_tags, sync_partitions
 from dagster_project.paths import DEMO_REGISTRY_CSV
@@ -47,6 +55,12 @@ class RunOptions:
     meters: int = 100
     seed: int = 1
     faulty_fraction: float = 0.05
+    #: The full Dagster log on the terminal instead of in the log file.
+    verbose: bool = False
+
+
+#: The last `flows run`'s full log, under the state folder.
+RUN_LOG_FILE = "flows-run.log"
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,10 @@ class RunReport:
     token_sends: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     check_problems: list[str] = field(default_factory=list)
+    #: Checks of error severity that did not pass: `flows run` then exits 3.
+    error_checks: int = 0
+    #: Where the run's full Dagster log went (None when it went to the terminal).
+    log_file: Path | None = None
     #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
     syncs_awaiting: int = 0
     syncs_failed: int = 0
@@ -131,8 +149,11 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
     ensure_dagster_home(options.settings)
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
+    log_file = None if options.verbose else options.settings.state_dir / RUN_LOG_FILE
     # The report too is read under the lock: another run's dbt build would drop views under it.
-    with one_run_at_a_time(target):
+    with one_run_at_a_time(target), output_to(log_file) as say:
+        if log_file is not None:
+            say(f"flows run: the full log goes to {log_file}")
         with serve_registry_source(options) as (registry_source, registry, emop_config):
             defs = build_definitions(replace(options.settings, registry_csv=registry))
             run_config: dict[str, Any] = {**CONSOLE_INFO_LOGGING}
@@ -146,6 +167,8 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
                 ]
                 jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
                 for job_name, partition, tags in jobs:
+                    say(f"  {JOB_PROGRESS[job_name]}{f' for {partition}' if partition else ''} ...")
+                    started = time.monotonic()
                     result = defs.resolve_job_def(job_name).execute_in_process(
                         instance=instance,
                         run_config=run_config,
@@ -155,15 +178,60 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
                     )
                     run_ids.append(result.run_id)
                     if not result.success:
-                        raise PipelineFailed(result.run_id, job_name)
+                        where = f"full log: {log_file}" if log_file else "see the log above"
+                        raise PipelineFailed(
+                            result.run_id, job_name, f"{failure_reason(result)} ({where})"
+                        )
+                    say(f"    done in {time.monotonic() - started:.0f} s")
                     evaluations += result.get_asset_check_evaluations()
         report = read_report(target, run_ids, registry_source)
     return replace(
         report,
+        log_file=log_file,
         state_dir=options.settings.state_dir,
         checks_passed=sum(evaluation.passed for evaluation in evaluations),
         check_problems=[check_problem(e) for e in evaluations if not e.passed],
+        error_checks=sum(
+            not e.passed and e.severity == AssetCheckSeverity.ERROR for e in evaluations
+        ),
     )
+
+
+#: What each job of `flows run` does, as its progress line says it.
+JOB_PROGRESS = {
+    "flows_pipeline": "loading the registry, reading every meter, pushing tariffs and tokens, "
+    "building and testing the marts",
+    "daily_logs": "downloading the profile and event logs",
+}
+
+
+@contextmanager
+def output_to(log_file: Path | None) -> Iterator[Callable[[str], None]]:
+    """Send everything written to this process's stdout and stderr during the block (Dagster's
+    log, dbt's output, the simulator's) to `log_file`, replacing it; yield a function that
+    writes a line to the terminal. With no file, the output stays where it is.
+
+    The file descriptors themselves are redirected, so that what child processes and loggers
+    made before the block write goes to the file too."""
+    if log_file is None:
+        yield click.echo
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.dup(saved[0]), "w", buffering=1) as terminal, log_file.open("w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield lambda line: print(line, file=terminal, flush=True)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 #: pg_advisory_lock key held by a `flows run` for its whole run (see one_run_at_a_time).
@@ -205,6 +273,21 @@ def run_lock_holder(conn: psycopg.Connection) -> str | None:
         (RUN_LOCK >> 32, RUN_LOCK & 0xFFFFFFFF),
     ).fetchone()
     return row[0] if row and row[0] else None
+
+
+def failure_reason(result: ExecuteInProcessResult) -> str:
+    """What made the run fail, in the words of its first failed step (e.g. the registry asset's
+    refusal of a file)."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        if error is not None:
+            # A Failure's description, or the exception's message, without its traceback.
+            message = " ".join(error.message.split())
+            # The message starts with the exception's qualified class name.
+            if error.cls_name and f"{error.cls_name}: " in message:
+                message = message.split(f"{error.cls_name}: ", 1)[1]
+            return f"step {event.step_key}: {message}"
+    return "no step said why"
 
 
 def check_problem(evaluation: AssetCheckEvaluation) -> str:
@@ -315,6 +398,12 @@ def _held_back_lines(report: RunReport) -> list[str]:
     ]
 
 
+def _outcome(report: RunReport) -> str:
+    if report.error_checks:
+        return f"ran, but {report.error_checks} error-severity check(s) did not pass (exit 3)"
+    return "success"
+
+
 def _outcomes(counts: dict[str, int]) -> str:
     return ", ".join(f"{count} {outcome}" for outcome, count in sorted(counts.items())) or "none"
 
@@ -329,7 +418,7 @@ def report_text(report: RunReport, ui: str) -> str:
     return "\n".join(
         (
             "",
-            f"flows pipeline: success ({len(report.run_ids)} runs)",
+            f"flows pipeline: {_outcome(report)} ({len(report.run_ids)} runs)",
             f"  registry:        {report.registry_source}",
             f"  registry rows:   {report.registry_rows} loaded, {rejected}",
             f"  sync:            {report.meters_ok} ok, {report.meters_failed} failed, "
@@ -347,7 +436,8 @@ def report_text(report: RunReport, ui: str) -> str:
             f"{len(report.check_problems)} not passed",
             *(f"    {problem}" for problem in report.check_problems),
             f"  database:        {report.target.display_url} ({where})",
-            '  query it:        psql "$(.venv/bin/flows db url)"',
+            '  query it:        psql "$(.venv/bin/flows db url --show-password)"',
+            *([f"  full log:        {report.log_file}"] if report.log_file else []),
             f"  UI:              make dev, then open {ui}",
         )
     )

@@ -141,4 +141,6 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(
         project_dir=flows_dbt_project,
         dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+        # dbt's colour codes would land as escape sequences in the run log and in log files.
+        global_config_flags=["--no-use-colors"],
     )

@@ -84,8 +84,10 @@ def test_db_commands_report_an_external_database_without_starting_one(
 ) -> None:
     env = {**os.environ, "FLOWS_DATABASE_URL": database_url, "FLOWS_STATE_DIR": str(isolated_state)}
     assert flows("db", "url", env=env).stdout.strip() == database_url
-    for command in ("start", "stop", "status"):
+    for command in ("start", "stop"):
         assert "embedded server is not used" in flows("db", command, env=env).stdout
+    assert "FLOWS_DATABASE_URL is set" in flows("db", "status", env=env).stdout
+    assert "answers" in flows("db", "status", env=env).stdout
     assert not isolated_state.exists()
 
 
