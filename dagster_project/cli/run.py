@@ -10,6 +10,7 @@ side by side on one checkout do not stop it under each other.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -28,8 +29,11 @@ from dagster import (
     DagsterInstance,
     ExecuteInProcessResult,
 )
+from rich.console import Console
+from rich.progress import Progress, TaskID
 
 from dagster_project.defs.sync.assets import all_buckets_tags, sync_partitions
+from dagster_project.domain.progress import progress_text
 from dagster_project.paths import DEMO_REGISTRY_CSV
 from dagster_project.settings import DATABASE_URL, DEFAULT_STATE_DIR, Settings
 from dagster_project.warehouse import connection
@@ -223,15 +227,94 @@ def output_to(log_file: Path | None) -> Iterator[Callable[[str], None]]:
     with os.fdopen(os.dup(saved[0]), "w", buffering=1) as terminal, log_file.open("w") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+        echo = ProgressEcho(log_file, Console(file=terminal, soft_wrap=True))
+        echo.start()
         try:
-            yield lambda line: print(line, file=terminal, flush=True)
+            yield echo.say
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
+            echo.finish()
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+class ProgressEcho(threading.Thread):
+    """Follows the run's log file and shows the progress lines the assets log there
+    (domain/progress.py) on the terminal: as bars on a terminal; otherwise (a file, cron's
+    mail) as plain lines, one when a part is done and one at most every PLAIN_EVERY_SECONDS
+    while it runs."""
+
+    POLL_SECONDS = 0.5
+    PLAIN_EVERY_SECONDS = 30.0
+
+    def __init__(self, log_file: Path, console: Console) -> None:
+        super().__init__(name="progress-echo", daemon=True)
+        self.log = log_file.open(errors="replace")
+        self.console = console
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.bars: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+        self.plain_said: dict[str, float] = {}
+
+    def say(self, line: str) -> None:
+        """A line of `flows run`'s own, after the progress logged before it."""
+        with self.lock:
+            self._drain()
+            self._close_bars()
+            self.console.print(line, highlight=False, markup=False)
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(5)
+        with self.lock:
+            self._drain()
+            self._close_bars()
+            self.log.close()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                self._drain()
+            self.stop.wait(self.POLL_SECONDS)
+
+    def _drain(self) -> None:
+        for line in self.log.readlines():
+            text = progress_text(line)
+            if text:
+                self._show(text)
+
+    def _show(self, text: str) -> None:
+        counted = PROGRESS_COUNTS.search(text)
+        if counted is None:
+            self.console.print(f"    {text}", highlight=False, markup=False)
+            return
+        what, done, total = counted["what"], int(counted["done"]), int(counted["total"])
+        if not self.console.is_terminal:
+            now = time.monotonic()
+            last = self.plain_said.setdefault(what, now)
+            if done >= total or now - last >= self.PLAIN_EVERY_SECONDS:
+                self.plain_said[what] = now
+                self.console.print(f"    {text}", highlight=False, markup=False)
+            return
+        if self.bars is None:
+            self.bars = Progress(console=self.console, transient=False)
+            self.bars.start()
+        if what not in self.tasks:
+            self.tasks[what] = self.bars.add_task(what, total=total)
+        self.bars.update(self.tasks[what], completed=done, description=text)
+
+    def _close_bars(self) -> None:
+        if self.bars is not None:
+            self.bars.stop()
+            self.bars, self.tasks = None, {}
+
+
+#: "sync: 40 of 100 meters (38 ok, 2 failed)"
+PROGRESS_COUNTS = re.compile(r"^(?P<what>.+?): (?P<done>\d+) of (?P<total>\d+) meters")
 
 
 #: pg_advisory_lock key held by a `flows run` for its whole run (see one_run_at_a_time).

@@ -3,11 +3,13 @@ from each meter, and turn what was read into raw rows."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.domain.progress import Progress
 from dagster_project.emop import runner
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.errors import EmopError
@@ -41,17 +43,32 @@ def read_logs(
     meters: Sequence[RegisteredMeter],
     window: tuple[datetime, datetime],
     read: Reader,
+    say: Callable[[str], None] | None = None,
+    what: str = "logs",
 ) -> LogResults:
-    """Each meter's records for the window, read at once under the connection slots."""
+    """Each meter's records for the window, read at once under the connection slots; `say`
+    hears how far the read has got, as `what`."""
     by_endpoint: dict[MeterEndpoint, RegisteredMeter] = {meter.endpoint: meter for meter in meters}
+    progress = Progress(what, total=len(by_endpoint))
+
+    def finished(ok: bool) -> None:
+        line = progress.record(ok, time.monotonic())
+        if line and say:
+            say(line)
 
     async def run() -> list[tuple[MeterEndpoint, list[Any] | EmopError]]:
         async with slots, EmopClient(settings, slots=slots) as client:
-            return await client.for_each_meter(
-                by_endpoint,
-                lambda endpoint: read(client, by_endpoint[endpoint], window),
-                group_of=esco_of(meters),
-            )
+
+            async def one(endpoint: MeterEndpoint) -> list[Any]:
+                try:
+                    records = await read(client, by_endpoint[endpoint], window)
+                except EmopError:
+                    finished(ok=False)
+                    raise
+                finished(ok=True)
+                return records
+
+            return await client.for_each_meter(by_endpoint, one, group_of=esco_of(meters))
 
     return [(by_endpoint[endpoint], result) for endpoint, result in runner.run(run())]
 

@@ -3,7 +3,8 @@ share as a sync of its own, awaiting the raw checks' verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import psycopg
@@ -18,6 +19,7 @@ from dagster_project.domain.fleet_sync import (
     summarize,
     sync_id_for_run,
 )
+from dagster_project.domain.progress import Progress
 from dagster_project.domain.rules.raw_expectations import SUITE_SEVERITY
 from dagster_project.emop.client import ClientSettings, EmopClient
 from dagster_project.emop.state import MeterEndpoint, MeterState
@@ -31,11 +33,20 @@ async def read_fleet(
     settings: ClientSettings,
     slots: PostgresConnectionSlots,
     meters: Sequence[RegisteredMeter],
+    say: Callable[[str], None] | None = None,
 ) -> list[MeterState]:
-    """Every meter's state, read at once under the per-ESCO connection slots."""
+    """Every meter's state, read at once under the per-ESCO connection slots; `say` hears how
+    far the read has got (domain/progress.py)."""
+    progress = Progress("sync", total=len(meters))
+
+    def on_state(state: MeterState) -> None:
+        line = progress.record(state.ok, time.monotonic())
+        if line and say:
+            say(line)
+
     async with slots, EmopClient(settings, slots=slots) as client:
         return await client.read_fleet(
-            (meter.endpoint for meter in meters), group_of=esco_of(meters)
+            (meter.endpoint for meter in meters), on_state=on_state, group_of=esco_of(meters)
         )
 
 

@@ -8,6 +8,7 @@ A meter's failure is its own: it is logged and retried on a later run, the rest 
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +19,7 @@ from typing import Protocol
 import psycopg
 
 from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.domain.progress import Progress
 from dagster_project.domain.tariff_push import (
     CANCELLED,
     FAILED,
@@ -145,7 +147,9 @@ class WritePath:
         policy: WriteRetryPolicy,
         clock: Callable[[], datetime],
         run_id: str | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
+        self.say = say
         self.client = client
         self.journal = journal
         self.policy = policy
@@ -163,9 +167,17 @@ class WritePath:
         for change, by in superseded:
             self._record_push(superseded_attempt(change, by, self.now(), self.run_id))
         by_endpoint = {item.meter.endpoint: item for item in work}
+        progress = Progress("write path", total=len(by_endpoint))
 
         async def one(endpoint: MeterEndpoint) -> None:
-            await self._meter(by_endpoint[endpoint])
+            ok = False
+            try:
+                await self._meter(by_endpoint[endpoint])
+                ok = True
+            finally:
+                line = progress.record(ok, time.monotonic())
+                if line and self.say:
+                    self.say(line)
 
         await self.client.for_each_meter(
             by_endpoint, one, group_of=esco_of(item.meter for item in work)
@@ -262,6 +274,7 @@ def run_write_path(
     clock: Callable[[], datetime],
     run_id: str | None = None,
     slots: PostgresConnectionSlots | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> WriteReport | None:
     """One run against the database `conn` (autocommit); None when another run is working.
     `slots` caps connections per ESCO together with the other runs that contact meters."""
@@ -283,7 +296,8 @@ def run_write_path(
                 slots or contextlib.nullcontext(None),
                 EmopClient(settings, slots=slots) as client,
             ):
-                path = WritePath(client, WriteJournal(conn, run_id), policy, clock, run_id)
+                journal = WriteJournal(conn, run_id)
+                path = WritePath(client, journal, policy, clock, run_id, say=say)
                 return await path.run(work, superseded, waiting)
 
         report = runner.run(go())

@@ -54,6 +54,7 @@ def test_a_run_in_which_every_meter_fails_exits_3_and_says_so(
     result = flows("run", "--no-simulate", env=env, check=False)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "sync:            0 ok, 3 failed" in result.stdout
+    assert "    sync: 3 of 3 meters (0 ok, 3 failed)" in result.stdout.splitlines()
     assert "error-severity check(s) did not pass (exit 3)" in result.stdout
     assert "fleet_outage" in result.stdout
     # The full log is in the file the summary names, not on the terminal.
@@ -68,6 +69,8 @@ def test_a_clean_run_exits_0_with_a_short_account(database_url: str, env: dict[s
     env["FLOWS_DATABASE_URL"] = database_url
     result = flows("run", "--simulate", "--meters", "5", "--faulty-fraction", "0", env=env)
     assert "flows pipeline: success" in result.stdout
+    # Progress from the assets' log, one plain line per part when output is not a terminal.
+    assert "    sync: 5 of 5 meters (5 ok, 0 failed)" in result.stdout.splitlines()
     assert "\x1b[" not in result.stdout + result.stderr  # no colour codes when redirected
     assert len(result.stdout.splitlines()) < 40
     verbose = flows(

@@ -71,7 +71,10 @@ def _land(
     meters = [meter for meter in read_registry(warehouse) if meter.polled]
     slots = emop.connection_slots(warehouse, context.run_id)
     try:
-        results = read_logs(emop.client_settings(), slots, meters, window, read)
+        what = f"{context.asset_key.path[-1]} for {context.partition_key}"
+        results = read_logs(
+            emop.client_settings(), slots, meters, window, read, say=context.log.info, what=what
+        )
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "lease connection slots from", error) from error
     loaded_at = datetime.now(UTC)

@@ -103,7 +103,9 @@ def build_meter_sync(partitions: StaticPartitionsDefinition) -> AssetsDefinition
         # Every bucket of the run is read at once, under one limit of meters in progress.
         slots = emop.connection_slots(warehouse, context.run_id)
         try:
-            states = runner.run(read_fleet(emop.client_settings(), slots, polled))
+            states = runner.run(
+                read_fleet(emop.client_settings(), slots, polled, say=context.log.info)
+            )
         except psycopg.OperationalError as error:
             raise database_failure(warehouse, "lease connection slots from", error) from error
         finished = datetime.now(UTC)

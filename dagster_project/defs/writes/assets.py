@@ -107,6 +107,7 @@ def meter_writes(
                 clock=lambda: datetime.now(UTC),
                 run_id=context.run_id,
                 slots=emop.connection_slots(warehouse, context.run_id),
+                say=context.log.info,
             )
     except psycopg.OperationalError as error:
         raise database_failure(warehouse, "run the write path against", error) from error
