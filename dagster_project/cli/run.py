@@ -39,7 +39,7 @@ from dagster_project.settings import DATABASE_URL, DEFAULT_STATE_DIR, Settings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 from dagster_project.warehouse.dbt_vars import MartThresholds, mart_thresholds
-from dagster_project.warehouse.sync_verdicts import held_back
+from dagster_project.warehouse.run_report import run_figures
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
 CONSOLE_INFO_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -78,6 +78,7 @@ class RunReport:
     meters_skipped: int
     low_balance: int
     offline: int
+    #: Rows the run's daily-log runs landed (each day's window of every meter read).
     profile_records: int
     events: int
     registry_source: str
@@ -154,6 +155,7 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
     run_ids: list[str] = []
     evaluations: list[AssetCheckEvaluation] = []
     log_file = None if options.verbose else options.settings.state_dir / RUN_LOG_FILE
+    landed = LogsLanded()
     # The report too is read under the lock: another run's dbt build would drop views under it.
     with one_run_at_a_time(target), output_to(log_file) as say:
         if log_file is not None:
@@ -188,7 +190,8 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
                         )
                     say(f"    done in {time.monotonic() - started:.0f} s")
                     evaluations += result.get_asset_check_evaluations()
-        report = read_report(target, run_ids, registry_source)
+                    landed = landed.add(result)
+        report = read_report(target, run_ids, registry_source, landed)
     return replace(
         report,
         log_file=log_file,
@@ -358,6 +361,30 @@ def run_lock_holder(conn: psycopg.Connection) -> str | None:
     return row[0] if row and row[0] else None
 
 
+@dataclass(frozen=True)
+class LogsLanded:
+    """Rows the daily-log assets of the run landed, from their materializations' metadata."""
+
+    profile_records: int = 0
+    events: int = 0
+
+    def add(self, result: ExecuteInProcessResult) -> LogsLanded:
+        return LogsLanded(
+            self.profile_records + _rows_loaded(result, "flows_raw__profile_log_1"),
+            self.events + _rows_loaded(result, "flows_raw__meter_event_log"),
+        )
+
+
+def _rows_loaded(result: ExecuteInProcessResult, node: str) -> int:
+    if node not in {n.name for n in result.job_def.nodes}:
+        return 0
+    return sum(
+        int(m.metadata["rows_loaded"].value)  # type: ignore[arg-type]
+        for m in result.asset_materializations_for_node(node)
+        if "rows_loaded" in m.metadata
+    )
+
+
 def failure_reason(result: ExecuteInProcessResult) -> str:
     """What made the run fail, in the words of its first failed step (e.g. the registry asset's
     refusal of a file)."""
@@ -420,54 +447,28 @@ def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, Path, dict
         thread.join(30)
 
 
-def read_report(target: DatabaseTarget, run_ids: list[str], registry_source: str) -> RunReport:
+def read_report(
+    target: DatabaseTarget, run_ids: list[str], registry_source: str, logs_landed: LogsLanded
+) -> RunReport:
     with connection.connect(target.url) as conn:
-        row = conn.execute(
-            """
-            with run_syncs as (  -- one per bucket
-                select meters_ok, meters_failed, meters_skipped
-                from flows_raw.meter_syncs where run_id = any(%(run_ids)s)
-            )
-            select
-                (select count(*) from flows_raw.meter_registry),
-                (select count(distinct row_number) from flows_raw.meter_registry_rejects),
-                coalesce((select sum(meters_ok)::int from run_syncs), 0),
-                coalesce((select sum(meters_failed)::int from run_syncs), 0),
-                coalesce((select sum(meters_skipped)::int from run_syncs), 0),
-                (select count(*) from flows.meters_low_balance),
-                (select count(*) from flows.meters_offline_all),
-                (select count(*) from flows_raw.profile_log_1
-                 where record_timestamp >= current_date - 1),
-                (select count(*) from flows_raw.meter_event_log
-                 where event_timestamp >= current_date - 1)
-            """,
-            {"run_ids": run_ids},
-        ).fetchone()
-        pushes = dict(
-            conn.execute(
-                "select outcome, count(*) from flows_raw.tariff_push_log "
-                "where run_id = any(%s) group by outcome",
-                (run_ids,),
-            ).fetchall()
-        )
-        sends = dict(
-            conn.execute(
-                "select outcome, count(*) from flows_raw.topup_log "
-                "where run_id = any(%s) group by outcome",
-                (run_ids,),
-            ).fetchall()
-        )
-        awaiting, failed = held_back(conn)
-    assert row is not None
+        figures = run_figures(conn, run_ids)
     return RunReport(
         run_ids,
         target,
-        *row[:9],  # type: ignore[misc]
+        figures.registry_rows,
+        figures.rejected_rows,
+        figures.meters_ok,
+        figures.meters_failed,
+        figures.meters_skipped,
+        figures.low_balance,
+        figures.offline,
+        logs_landed.profile_records,
+        logs_landed.events,
         registry_source=registry_source,
-        tariff_pushes=pushes,
-        token_sends=sends,
-        syncs_awaiting=awaiting,
-        syncs_failed=failed,
+        tariff_pushes=figures.tariff_pushes,
+        token_sends=figures.token_sends,
+        syncs_awaiting=figures.syncs_awaiting,
+        syncs_failed=figures.syncs_failed,
     )
 
 
@@ -512,7 +513,7 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  offline:         {report.offline} meters with no contact for "
             f"{report.thresholds.offline_after_hours} hours or ever (flows.meters_offline_all)",
             f"  logs:            {report.profile_records} half-hourly records, "
-            f"{report.events} events (yesterday and today)",
+            f"{report.events} events landed (yesterday's and today's UTC days)",
             f"  tariff pushes:   {_outcomes(report.tariff_pushes)} (flows.tariff_changes)",
             f"  top-up tokens:   {_outcomes(report.token_sends)} (flows_raw.topup_log)",
             f"  checks:          {report.checks_passed} passed, "

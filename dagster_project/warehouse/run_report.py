@@ -1,0 +1,60 @@
+"""What a `flows run` reports, read from the warehouse: the registry, the run's syncs and writes,
+and the marts' counts as the run left them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from dagster_project.warehouse.sync_verdicts import held_back
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    registry_rows: int
+    rejected_rows: int
+    meters_ok: int
+    meters_failed: int
+    meters_skipped: int
+    low_balance: int
+    offline: int
+    #: Write-path attempts of the run's runs, by outcome.
+    tariff_pushes: dict[str, int]
+    token_sends: dict[str, int]
+    #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
+    syncs_awaiting: int
+    syncs_failed: int
+
+
+def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
+    row = conn.execute(
+        """
+        with run_syncs as (  -- one per bucket
+            select meters_ok, meters_failed, meters_skipped
+            from flows_raw.meter_syncs where run_id = any(%(run_ids)s)
+        )
+        select
+            (select count(*) from flows_raw.meter_registry),
+            (select count(distinct row_number) from flows_raw.meter_registry_rejects),
+            coalesce((select sum(meters_ok)::int from run_syncs), 0),
+            coalesce((select sum(meters_failed)::int from run_syncs), 0),
+            coalesce((select sum(meters_skipped)::int from run_syncs), 0),
+            (select count(*) from flows.meters_low_balance),
+            (select count(*) from flows.meters_offline_all)
+        """,
+        {"run_ids": run_ids},
+    ).fetchone()
+    assert row is not None  # an aggregate query always returns its row
+    pushes, sends = (
+        dict(
+            conn.execute(
+                f"select outcome, count(*) from flows_raw.{table} "
+                "where run_id = any(%s) group by outcome",
+                (run_ids,),
+            ).fetchall()
+        )
+        for table in ("tariff_push_log", "topup_log")
+    )
+    awaiting, failed = held_back(conn)
+    return RunFigures(*row, pushes, sends, awaiting, failed)
