@@ -5,10 +5,8 @@ settings (the sync's buckets), and the resources they share.
 The settings are read when Dagster loads the code location, not when this module is imported.
 """
 
-import warnings
-
 import dagster as dg
-from dagster import Definitions, PreviewWarning, load_definitions_from_package_module
+from dagster import Definitions, load_definitions_from_package_module
 
 from dagster_project import defs as defs_package
 from dagster_project.defs.alerts.sensors import AlertWebhook
@@ -28,11 +26,8 @@ def build_definitions(settings: Settings) -> Definitions:
         "registry_source": RegistrySource.from_settings(settings),
         "alert_webhook": AlertWebhook.from_settings(settings),
     }
-    # Loading the package is a preview API, chosen on purpose: its notice would print on every
-    # command that loads the definitions.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PreviewWarning)
-        found = load_definitions_from_package_module(defs_package)
+    # A preview API, chosen on purpose: its notice is silenced in defs/__init__.py.
+    found = load_definitions_from_package_module(defs_package)
     return Definitions.merge(
         found, build_fleet_sync(settings).definitions(), Definitions(resources=resources)
     )

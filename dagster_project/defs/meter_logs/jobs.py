@@ -11,14 +11,13 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.defs.meter_logs.assets import METER_EVENT_LOG, PROFILE_LOG_1, daily_partitions
+from dagster_project.defs.meter_logs.assets import METER_EVENT_LOG, PROFILE_LOG_1
 
 DAILY_LOGS = AssetSelection.assets(PROFILE_LOG_1, METER_EVENT_LOG)
 
 daily_logs_job = define_asset_job(
     name="daily_logs",
-    selection=DAILY_LOGS,
-    partitions_def=daily_partitions,
+    selection=DAILY_LOGS,  # partitioned by UTC day, as its assets are
     description="Download one UTC day of profile log 1 and the event log from every meter.",
 )
 

@@ -8,7 +8,6 @@ show a whole cycle rather than the buckets that happened to finish first.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from dagster import (
     DagsterRunStatus,
@@ -23,7 +22,7 @@ from dagster import (
     sensor,
 )
 
-from dagster_project.defs.sync.jobs import flows_transform_job
+from dagster_project.defs.sync.jobs import fleet_sync_job, flows_transform_job
 from dagster_project.domain.fleet_buckets import (
     BUCKET_TAG,
     CYCLE_TAG,
@@ -31,20 +30,13 @@ from dagster_project.domain.fleet_buckets import (
     newest_complete_cycle,
 )
 
-if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
-
 #: A cycle whose bucket runs are older than this is not waited for any more.
 CYCLE_HORIZON = timedelta(hours=2)
 FINISHED = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
-def build_cycle_sensor(
-    sync_job: UnresolvedAssetJobDefinition, partitions: StaticPartitionsDefinition
-) -> SensorDefinition:
-    """The sensor that follows a fanned-out cycle of `sync_job` over `partitions`."""
+def build_cycle_sensor(partitions: StaticPartitionsDefinition) -> SensorDefinition:
+    """The sensor that follows a fanned-out cycle of the sync's runs over `partitions`."""
 
     @sensor(
         name="transform_after_fanned_out_sync",
@@ -62,7 +54,7 @@ def build_cycle_sensor(
     ) -> SensorResult | SkipReason:
         records = context.instance.get_run_records(
             filters=RunsFilter(
-                job_name=sync_job.name, created_after=datetime.now(UTC) - CYCLE_HORIZON
+                job_name=fleet_sync_job.name, created_after=datetime.now(UTC) - CYCLE_HORIZON
             )
         )
         runs = [

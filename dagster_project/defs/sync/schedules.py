@@ -9,7 +9,6 @@ meter twice a cycle.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import TYPE_CHECKING
 
 from dagster import (
     DefaultScheduleStatus,
@@ -21,12 +20,8 @@ from dagster import (
 )
 
 from dagster_project.defs.sync.assets import all_buckets_tags
+from dagster_project.defs.sync.jobs import fleet_sync_job, flows_pipeline_job
 from dagster_project.domain.fleet_buckets import BUCKET_TAG, CYCLE_TAG
-
-if TYPE_CHECKING:  # Dagster does not export the type define_asset_job returns
-    from dagster._core.definitions.unresolved_asset_job_definition import (
-        UnresolvedAssetJobDefinition,
-    )
 
 SYNC_CRON = "*/15 * * * *"
 
@@ -41,16 +36,13 @@ def cycle_of(context: ScheduleEvaluationContext) -> str:
 
 
 def build_schedules(
-    pipeline_job: UnresolvedAssetJobDefinition,
-    sync_job: UnresolvedAssetJobDefinition,
-    partitions: StaticPartitionsDefinition,
-    fan_out: bool,
+    partitions: StaticPartitionsDefinition, fan_out: bool
 ) -> list[ScheduleDefinition]:
     """Both forms of the 15-minute sync, the one `fan_out` picks running by default."""
 
     @schedule(
         name="fleet_sync_every_15_minutes",
-        job=pipeline_job,
+        job=flows_pipeline_job,
         cron_schedule=SYNC_CRON,
         execution_timezone="UTC",
         default_status=_status(not fan_out),
@@ -61,7 +53,7 @@ def build_schedules(
 
     @schedule(
         name="fleet_sync_fanned_out_every_15_minutes",
-        job=sync_job,
+        job=fleet_sync_job,
         cron_schedule=SYNC_CRON,
         execution_timezone="UTC",
         default_status=_status(fan_out),
