@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 import click
@@ -9,6 +10,11 @@ import click
 from dagster_project.cli.common import open_database, settings
 from dagster_project.settings import MAX_CONNECTIONS_PER_ESCO
 from dagster_project.warehouse.connection_leases import connections_in_use, set_limit
+from dagster_project.warehouse.esco_store import registry_meter_count
+from dagster_project.warehouse.raw_tables import ensure_raw_tables
+
+#: The column holding a limit is a PostgreSQL integer; no fleet comes near it anyway.
+MAX_LIMIT = 2_147_483_647
 
 
 @click.group("connections", invoke_without_command=True)
@@ -36,16 +42,34 @@ def connections(context: click.Context) -> None:
         )
 
 
-@connections.command("limit")
+# A negative limit ("-1") would otherwise be taken for an unknown option, and the message would
+# not say it is the limit that is wrong.
+@connections.command("limit", context_settings={"ignore_unknown_options": True})
 @click.argument("esco", type=click.UUID)
-@click.argument("max_connections", type=click.IntRange(min=1), required=False)
+@click.argument("max_connections", type=click.IntRange(1, MAX_LIMIT), required=False)
 @click.option("--clear", is_flag=True, help="Drop the ESCO's own limit: the default applies.")
 def limit(esco: uuid.UUID, max_connections: int | None, clear: bool) -> None:
     """Cap ESCO at MAX_CONNECTIONS simultaneous meter connections (or --clear its limit).
+    ESCO must be in the meter registry (--clear also takes one that only has a limit left).
     Runs that start afterwards keep to it; runs already reading keep the limit they began with."""
     if (max_connections is None) == (not clear):
         raise click.UsageError("give MAX_CONNECTIONS, or --clear")
     with open_database() as conn:
+        ensure_raw_tables(conn)
+        if not registry_meter_count(conn, esco):
+            # A mistyped UUID would otherwise get a limit no run ever consults. A limit left
+            # behind by an ESCO that has since left the registry may still be cleared.
+            has_limit = any(
+                row.esco == esco and row.max_connections is not None
+                for row in connections_in_use(conn)
+            )
+            if not (clear and has_limit):
+                click.echo(
+                    f"error: ESCO {esco} has no meter in the meter registry "
+                    "(flows_raw.meter_registry): check the UUID, or load the registry first",
+                    err=True,
+                )
+                sys.exit(2)
         set_limit(conn, esco, None if clear else max_connections)
     if clear:
         click.echo(f"ESCO {esco}: own limit dropped, the default applies")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, is_dataclass
@@ -11,13 +12,20 @@ from decimal import Decimal
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from dagster_project.emop import objects as o
 from dagster_project.emop import runner
 from dagster_project.emop.client import ClientSettings, EmopClient
-from dagster_project.emop.errors import EmopError
+from dagster_project.emop.errors import (
+    EmopError,
+    MeterConnectionError,
+    MeterTimeoutError,
+    MeterUnreachableError,
+)
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.emop.tariffs import Tariff
+from dagster_project.emop.values import EMOP_EPOCH
 
 COMMANDS = (
     "state",
@@ -33,6 +41,16 @@ COMMANDS = (
 )
 
 
+#: The last moment an EMOP time (unsigned seconds since 2000) can name.
+EMOP_LAST = EMOP_EPOCH + timedelta(seconds=0xFFFFFFFF)
+#: What --to defaults to: this long after --from.
+PROFILE_SPAN = timedelta(hours=2)
+# An unreachable meter is the usual reason a read fails: say what the operator can check.
+REACH_HINT = (
+    "check --host/--port and that the meter is online (--timeout/--attempts allow a slow link)"
+)
+
+
 def parse_timestamp(text: str) -> datetime:
     """ISO 8601; a time without a zone is taken as UTC."""
     try:
@@ -42,19 +60,99 @@ def parse_timestamp(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class Timestamp(click.ParamType):
+    """An ISO 8601 time a meter can be asked about (UTC unless a zone is given), checked as the
+    option is read so that click names the option in the message."""
+
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = parse_timestamp(value)
+        except click.BadParameter as error:
+            self.fail(error.message, param, ctx)
+        # Outside this range the request cannot even be encoded (and +2 h on 9999-12-31
+        # overflows Python's datetime).
+        if not EMOP_EPOCH <= moment <= EMOP_LAST:
+            self.fail(
+                f"{value!r} is outside what a meter can hold "
+                f"({EMOP_EPOCH:%Y-%m-%d} to {EMOP_LAST:%Y-%m-%d %H:%M:%S} UTC)",
+                param,
+                ctx,
+            )
+        return moment
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses nan and inf, which every comparison of a plain range
+    lets through (nan) or which mean "wait forever" (inf)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+PORT = click.IntRange(1, 65535)
+SECONDS_POSITIVE = FiniteFloat(min=0, min_open=True)
+SECONDS_NOT_NEGATIVE = FiniteFloat(min=0)
+
+# Options that only one command reads: given with another, they would be silently ignored.
+ONLY_FOR = {"start": "profile_log_1", "end": "profile_log_1", "pages": "event_log"}
+OPTION_NAMES = {"start": "--from", "end": "--to", "pages": "--pages"}
+_GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
 @click.command("emop")
 @click.option("--host", required=True, help="Meter address.")
-@click.option("--port", default=8080, show_default=True)
+@click.option("--port", type=PORT, default=8080, show_default=True)
 @click.option("--serial", default=None, help="Serial, only to name the meter in messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per exchange.")
-@click.option("--attempts", default=3, show_default=True, help="Tries per request.")
-@click.option("--gap", default=2.0, show_default=True, help="Seconds between requests.")
-@click.option("--from", "start", default=None, help="profile_log_1: first record time (ISO).")
-@click.option("--to", "end", default=None, help="profile_log_1: end time (default: +2 h).")
-@click.option("--pages", default=1, show_default=True, help="event_log: pages of 10 events.")
+@click.option(
+    "--timeout",
+    type=SECONDS_POSITIVE,
+    default=10.0,
+    show_default=True,
+    help="Seconds per exchange.",
+)
+@click.option(
+    "--attempts",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Tries per request.",
+)
+@click.option(
+    "--gap",
+    type=SECONDS_NOT_NEGATIVE,
+    default=2.0,
+    show_default=True,
+    help="Seconds between requests.",
+)
+@click.option(
+    "--from",
+    "start",
+    type=Timestamp(),
+    default=None,
+    help="profile_log_1: first record time (ISO).",
+)
+@click.option(
+    "--to", "end", type=Timestamp(), default=None, help="profile_log_1: end time (default: +2 h)."
+)
+@click.option(
+    "--pages",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="event_log: pages of 10 events.",
+)
 @click.argument("command", type=click.Choice(COMMANDS))
+@click.pass_context
 def emop(
+    context: click.Context,
     host: str,
     port: int,
     serial: str | None,
@@ -62,16 +160,29 @@ def emop(
     timeout: float,
     attempts: int,
     gap: float,
-    start: str | None,
-    end: str | None,
+    start: datetime | None,
+    end: datetime | None,
     pages: int,
     command: str,
 ) -> None:
     """Read COMMAND from the meter at --host over EMOP."""
+    if not host.strip():
+        raise click.BadParameter("an empty host names no meter", param_hint="'--host'")
+    for name, only in ONLY_FOR.items():
+        if command != only and context.get_parameter_source(name) in _GIVEN:
+            raise click.UsageError(f"{OPTION_NAMES[name]} applies to {only} only, not {command}")
+    if command == "profile_log_1":
+        if start is None:
+            raise click.UsageError("profile_log_1 needs --from TIMESTAMP")
+        if end is None:
+            end = min(start + PROFILE_SPAN, EMOP_LAST)
+        elif end <= start:
+            raise click.UsageError(
+                f"--to {end.isoformat()} is not after --from {start.isoformat()}: "
+                "give the end of the range after its start"
+            )
     settings = ClientSettings(timeout_seconds=timeout, attempts=attempts, min_gap_seconds=gap)
     meter = MeterEndpoint(host=host, port=port, serial=serial)
-    if command == "profile_log_1" and start is None:
-        raise click.UsageError("profile_log_1 needs --from TIMESTAMP")
 
     async def run() -> Any:
         async with EmopClient(settings) as client:
@@ -80,9 +191,19 @@ def emop(
     try:
         result = runner.run(run())
     except EmopError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(meter_error_line(meter, error), err=True)
+        sys.exit(1)
+    except OSError as error:  # a socket failure the client did not wrap: still the meter's
+        click.echo(
+            f"error: meter {meter.label}: could not connect ({error}); {REACH_HINT}", err=True
+        )
         sys.exit(1)
 
+    if isinstance(result, MeterState) and not result.contacted and result.errors:
+        # Nothing was read: a table of dashes and one line per object would bury the reason,
+        # which is the first error (the rest say "not read: the meter already failed").
+        click.echo(meter_error_line(meter, next(iter(result.errors.values()))), err=True)
+        sys.exit(1)
     click.echo(json.dumps(to_plain(result), indent=2) if as_json else render(result))
     if isinstance(result, MeterState) and result.errors:
         for name, error in result.errors.items():
@@ -90,8 +211,17 @@ def emop(
         sys.exit(1)
 
 
+def meter_error_line(meter: MeterEndpoint, error: EmopError) -> str:
+    """One line: the meter (host:port), what failed, and what to check when it was not
+    reached at all."""
+    text = f"error: {error.with_context(meter=meter.label)}"
+    if isinstance(error, MeterConnectionError | MeterTimeoutError | MeterUnreachableError):
+        text += f"; {REACH_HINT}"
+    return text
+
+
 Handler = Callable[
-    [EmopClient, MeterEndpoint, str | None, str | None, int], Coroutine[Any, Any, Any]
+    [EmopClient, MeterEndpoint, datetime | None, datetime | None, int], Coroutine[Any, Any, Any]
 ]
 
 
@@ -133,12 +263,10 @@ async def _voltage(client: EmopClient, meter: MeterEndpoint, *_: Any) -> dict[st
 
 
 async def _profile_log_1(
-    client: EmopClient, meter: MeterEndpoint, start: str | None, end: str | None, _: int
+    client: EmopClient, meter: MeterEndpoint, start: datetime | None, end: datetime | None, _: int
 ) -> list[Any]:
-    assert start is not None
-    first = parse_timestamp(start)
-    last = parse_timestamp(end) if end else first + timedelta(hours=2)
-    return await client.read_profile_range(meter, 1, first, last, twin_element=False)
+    assert start is not None and end is not None  # the command checked and defaulted them
+    return await client.read_profile_range(meter, 1, start, end, twin_element=False)
 
 
 async def _event_log(
@@ -228,7 +356,13 @@ def _cell(value: Any) -> str:
 
 
 @click.command("simulate")
-@click.option("--meters", default=100, show_default=True, help="Meters in the fleet.")
+@click.option(
+    "--meters",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Meters in the fleet.",
+)
 @click.option("--seed", default=1, show_default=True, help="Same seed, same fleet.")
 @click.option(
     "--registry-out",
@@ -236,11 +370,33 @@ def _cell(value: Any) -> str:
     default=None,
     help="Write the fleet's registry CSV here (load it with FLOWS_REGISTRY_CSV).",
 )
-@click.option("--faulty-fraction", default=0.0, show_default=True, help="Share of faulty meters.")
-@click.option("--latency", default=0.0, show_default=True, help="Seconds before each answer.")
-@click.option("--speed", default=1.0, show_default=True, help="Simulated time per wall second.")
 @click.option(
-    "--min-gap", default=0.0, show_default=True, help="Meters reset requests sooner than this."
+    "--faulty-fraction",
+    type=FiniteFloat(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of faulty meters.",
+)
+@click.option(
+    "--latency",
+    type=SECONDS_NOT_NEGATIVE,
+    default=0.0,
+    show_default=True,
+    help="Seconds before each answer.",
+)
+@click.option(
+    "--speed",
+    type=FiniteFloat(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Simulated time per wall second.",
+)
+@click.option(
+    "--min-gap",
+    type=SECONDS_NOT_NEGATIVE,
+    default=0.0,
+    show_default=True,
+    help="Meters reset requests sooner than this.",
 )
 @click.option(
     "--addressing",
@@ -249,7 +405,13 @@ def _cell(value: Any) -> str:
     show_default=True,
     help="ip: each meter on its own 127.x.y.z:8080; ports: 127.0.0.1 with a port per meter.",
 )
-@click.option("--base-port", default=20000, show_default=True, help="First port (ports mode).")
+@click.option(
+    "--base-port",
+    type=click.IntRange(0, 65535),
+    default=20000,
+    show_default=True,
+    help="First port (ports mode); 0: free ports the system picks.",
+)
 def simulate(
     meters: int,
     seed: int,
@@ -279,4 +441,19 @@ def simulate(
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    run_simulator(config, Path(registry_out) if registry_out else None, echo=click.echo)
+    try:
+        run_simulator(config, Path(registry_out) if registry_out else None, echo=click.echo)
+    except OSError as error:  # a meter's address cannot be bound (served in this process)
+        click.echo(f"error: simulator: {error.strerror or error}; {BIND_HINT}", err=True)
+        sys.exit(1)
+    except RuntimeError as error:  # a worker process (large fleets) failed to start serving
+        hint = f"; {BIND_HINT}" if "cannot bind" in str(error) else ""
+        click.echo(f"error: simulator: {error}{hint}", err=True)
+        sys.exit(1)
+
+
+# Binding fails mostly because another simulator still serves the same addresses.
+BIND_HINT = (
+    "is another `flows simulate` running? stop it, or serve on other ports with "
+    "--addressing ports --base-port N (--base-port 0: free ports the system picks)"
+)

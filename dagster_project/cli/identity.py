@@ -48,11 +48,20 @@ def identity(context: click.Context) -> None:
 def resolve(serial: str, resolved_by: str, note: str | None) -> None:
     """Record that SERIAL's identity mismatch is dealt with: writes to it resume, and a
     mismatch seen again later blocks them again."""
+    # The record is what lets writes to a meter resume: it must say who checked it.
+    if not resolved_by.strip():
+        raise click.BadParameter(
+            f"{resolved_by!r} names nobody: give who checked the meter", param_hint="'--by'"
+        )
     with _database() as conn:
         try:
             was_pending = resolve_mismatch(conn, serial, resolved_by, note, datetime.now(UTC))
         except UnknownMeter:
-            click.echo(f"error: meter {serial} is not in the registry", err=True)
+            click.echo(
+                f"error: meter {serial!r} is not in the registry (flows_raw.meter_registry): "
+                "check the serial (flows identity lists the meters waiting)",
+                err=True,
+            )
             sys.exit(2)
     if was_pending:
         click.echo(f"{serial}: identity mismatch resolved by {resolved_by}; writes resume")

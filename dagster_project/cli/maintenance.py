@@ -34,3 +34,13 @@ def partition() -> None:
     except psycopg.OperationalError as error:
         click.echo(f"error: database {database.display_url}: {error}", err=True)
         sys.exit(1)
+    except (
+        psycopg.Error
+    ) as error:  # e.g. a lock not granted: the table being copied stays as it was
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        click.echo(
+            f"error: database {database.display_url}: partitioning stopped ({first_line}); "
+            "a table not reported above is unchanged, run it again between syncs",
+            err=True,
+        )
+        sys.exit(1)

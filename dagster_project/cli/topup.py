@@ -65,6 +65,13 @@ def topup(serial: str, token_text: str, requested_by: str | None) -> None:
     except psycopg.OperationalError as error:
         click.echo(f"error: database {database.display_url}: {error}", err=True)
         sys.exit(1)
+    except psycopg.Error as error:  # the checks passed but the database refused the row
+        click.echo(
+            f"error: database {database.display_url}: the token could not be queued "
+            f"({_first_line(error)}); nothing queued",
+            err=True,
+        )
+        sys.exit(1)
 
     if problems:
         for line in problems:
@@ -91,6 +98,12 @@ def _meter_problems(serial: str, meters: list[tr.MeterFacts]) -> list[str]:
             "a token would not credit it"
         )
     return problems
+
+
+def _first_line(error: Exception) -> str:
+    """A database error's first line: the rest (context, hints) would bury it."""
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _shown(text: str) -> str:
