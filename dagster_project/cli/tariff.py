@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import getpass
-import re
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
@@ -22,17 +20,6 @@ from dagster_project.warehouse.write_store import insert_covered_meters
 # Click's own usage errors exit 2 too, so a refused request and a mistyped command look alike
 # to scripts: nothing was stored.
 EXIT_INVALID = 2
-
-# The domain parses money with Decimal(), which reads more than an operator ever means:
-# exponents (0E-100000 is 0 with 100000 decimal places, which PostgreSQL cannot store, so the
-# request failed with a traceback), NaN, Infinity, digit-group underscores, non-ASCII digits and
-# "-0". Amounts are screened here to plain digits with an optional decimal point first.
-_PLAIN_AMOUNT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
-#: Longest amount accepted: trailing zeros are harmless, thousands of them are a mistake.
-MAX_AMOUNT_CHARS = 20
-# What the domain checks in place of a screened-out amount: it refuses it too, so nothing is
-# stored, and its problem line is replaced by the screen's, with the text the operator typed.
-_SCREENED = "(screened)"
 
 SET_HELP = f"""Schedule a tariff change for one meter (--serial) or for every active meter with
 prepayment enabled of an ESCO (--esco). The request is checked and stored in
@@ -53,64 +40,6 @@ skip (spring) or show twice (autumn) is refused. Twin-element meters (registers 
 ESCO, it goes to the twin-element meters and the single-rate ones have no night rate. An ESCO
 request is refused as a whole if any of its meters fails. Problems go to stderr, one a line,
 with exit status 2."""
-
-
-def amount_problem(text: str) -> str | None:
-    """Why an amount's text is not a plain non-negative amount in GBP; None if it is."""
-    stripped = text.strip()
-    if stripped.startswith("-") and _PLAIN_AMOUNT.fullmatch(stripped[1:]):
-        return "must not be negative"
-    if not _PLAIN_AMOUNT.fullmatch(stripped):
-        return (
-            "not a plain amount in GBP: write digits with a decimal point, like 0.2843 "
-            "(no sign, exponent, NaN or Infinity)"
-        )
-    if len(stripped) > MAX_AMOUNT_CHARS:
-        return (
-            f"longer than {MAX_AMOUNT_CHARS} characters: write it with at most "
-            f"{tr.MONEY_DECIMAL_PLACES} decimal places"
-        )
-    return None
-
-
-def screen_amounts(
-    arguments: tr.TariffArguments,
-) -> tuple[tr.TariffArguments, dict[str, tuple[str, str]]]:
-    """The arguments with every amount that fails `amount_problem` replaced by a placeholder
-    the domain refuses, and for each such field: the text typed and the reason."""
-    screened: dict[str, tuple[str, str]] = {}
-    for field in tr.MONEY_FIELDS:
-        text = getattr(arguments, field.name)
-        reason = None if text is None else amount_problem(text)
-        if reason is not None:
-            screened[field.name] = (text, reason)
-    placeholders = {name: _SCREENED for name in screened}
-    return replace(arguments, **placeholders), screened
-
-
-def unscreened(
-    problems: tuple[tr.TariffProblem, ...], screened: dict[str, tuple[str, str]]
-) -> list[tr.TariffProblem]:
-    """The domain's problems with each placeholder shown as the text typed, and the domain's
-    "not an amount" about a placeholder replaced by the screen's reason."""
-    out = []
-    for problem in problems:
-        if problem.field in screened and problem.value == _SCREENED:
-            text, reason = screened[problem.field]
-            field = next(f for f in tr.MONEY_FIELDS if f.name == problem.field)
-            if problem.reason == _placeholder_reason(field):
-                problem = replace(problem, reason=reason)
-            problem = replace(problem, value=text)
-        out.append(problem)
-    return out
-
-
-def _placeholder_reason(field: tr.MoneyField) -> str | None:
-    try:
-        tr.parse_money(_SCREENED, field)
-    except tr.TariffValueError as error:
-        return str(error)
-    return None
 
 
 def os_user() -> str:
@@ -164,7 +93,6 @@ def set_tariff(
         prepayment_emergency_credit=emergency_credit,
         activation=activation,
     )
-    arguments, screened = screen_amounts(arguments)
     requester = os_user() if requested_by is None else requested_by
     now = datetime.now(UTC)
 
@@ -195,10 +123,9 @@ def set_tariff(
         sys.exit(1)
 
     if not check.ok:
-        problems = unscreened(check.problems, screened)
-        for problem in problems:
+        for problem in check.problems:
             click.echo(tr.problem_line(problem, target), err=True)
-        click.echo(f"refused: {len(problems)} problem(s), nothing stored", err=True)
+        click.echo(f"refused: {len(check.problems)} problem(s), nothing stored", err=True)
         sys.exit(EXIT_INVALID)
     for line in tr.stored_lines(request, check.meters):
         click.echo(line)

@@ -214,16 +214,37 @@ class TariffChangeRequest:
 # ---------------------------------------------------------------- values
 
 
+#: An amount as operators write one: ASCII digits with an optional decimal point.
+_PLAIN_AMOUNT = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+#: Longest amount accepted: trailing zeros are harmless, thousands of them are a mistake.
+MAX_AMOUNT_CHARS = 20
+
+
 def parse_money(text: str, field: MoneyField) -> Decimal:
-    """A non-negative amount within the field's bound, with at most 5 decimal places."""
+    """A non-negative amount within the field's bound, with at most 5 decimal places.
+
+    Only plain digits with an optional decimal point are amounts: Decimal() would also read
+    exponents (0E-100000 is 0 with 100000 decimal places, which PostgreSQL cannot store), NaN,
+    Infinity, digit-group underscores, non-ASCII digits and signs."""
+    stripped = text.strip()
+    if stripped.startswith("-") and _PLAIN_AMOUNT.fullmatch(stripped[1:]):
+        if Decimal(stripped[1:]) != 0:
+            raise TariffValueError("must not be negative")
+        stripped = stripped[1:]  # -0 is 0
+    if not _PLAIN_AMOUNT.fullmatch(stripped):
+        raise TariffValueError(
+            "not an amount in GBP: write digits with a decimal point, like 0.2843 "
+            "(no sign, exponent, NaN or Infinity)"
+        )
+    if len(stripped) > MAX_AMOUNT_CHARS:
+        raise TariffValueError(
+            f"longer than {MAX_AMOUNT_CHARS} characters: write it with at most "
+            f"{MONEY_DECIMAL_PLACES} decimal places"
+        )
     try:
-        value = Decimal(text.strip())
+        value = Decimal(stripped)
     except InvalidOperation:
         raise TariffValueError("not an amount in GBP (write it like 0.2843)") from None
-    if not value.is_finite():
-        raise TariffValueError("not an amount in GBP (write it like 0.2843)")
-    if value < 0:
-        raise TariffValueError("must not be negative")
     if value > field.maximum:
         raise TariffValueError(f"over the limit of {field.maximum} {field.unit}")
     # Trailing zeros are harmless: 0.500000 is still 0.5, which a meter can hold.
@@ -232,7 +253,7 @@ def parse_money(text: str, field: MoneyField) -> Decimal:
         raise TariffValueError(
             f"more than {MONEY_DECIMAL_PLACES} decimal places, which meters cannot store"
         )
-    return value.copy_abs()  # turns -0 into 0, which is all it can change here
+    return value
 
 
 def parse_activation(text: str, now: datetime) -> datetime:

@@ -27,6 +27,7 @@ from dagster_project.warehouse.connection_leases import (
     set_limit,
 )
 from tests.support.fleet_thread import FleetThread
+from tests.support.registry import load_registry, registry_row
 from tests.support.settings import SYNC, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP, write_fleet_registry
 
@@ -221,6 +222,9 @@ def test_operators_set_and_clear_an_escos_limit_and_see_the_slots_held(
     database_url, db, esco
 ) -> None:
     cli = CliRunner()
+    unknown = cli.invoke(connections, ["limit", str(esco), "3"])
+    assert unknown.exit_code == 2 and str(esco) in unknown.output  # no meter of it registered
+    load_registry(database_url, [registry_row(0, esco=str(esco))])
     set_to_3 = cli.invoke(connections, ["limit", str(esco), "3"])
     assert set_to_3.exit_code == 0, set_to_3.output
     assert f"ESCO {esco}: at most 3" in set_to_3.output

@@ -35,6 +35,9 @@ def test_a_small_fleet_says_every_meter_and_one_meter_says_once() -> None:
 
 
 def test_progress_is_found_in_a_dagster_log_line() -> None:
-    line = "2026-12-07 14:18:21 +0000 - dagster - INFO - flows_pipeline - abc - meter_sync - progress: sync: 5 of 10 meters (5 ok, 0 failed)"
+    line = (
+        "2026-12-07 14:18:21 +0000 - dagster - INFO - flows_pipeline - abc - meter_sync - "
+        "progress: sync: 5 of 10 meters (5 ok, 0 failed)"
+    )
     assert progress_text(line) == "sync: 5 of 10 meters (5 ok, 0 failed)"
     assert progress_text("2026-12-07 - dagster - INFO - something else") is None

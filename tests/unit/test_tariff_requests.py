@@ -590,3 +590,13 @@ def test_a_meter_whose_prepayment_flag_is_unknown_is_refused_saying_why() -> Non
     problems = tr.status_problems(unknown)
     assert [(p.field, p.value) for p in problems] == [("prepay_enabled", "unknown")]
     assert "no sync has read it" in problems[0].reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0E-100000", "1e-3", "1e999999", "sNaN", "1_000", "+0.5", "\uff10.\uff15", "0." + "0" * 40],
+)
+def test_only_plain_digits_are_an_amount(text: str) -> None:
+    # Decimal() reads each of these; 0E-100000 would have reached PostgreSQL as 100000 places.
+    with pytest.raises(tr.TariffValueError):
+        tr.parse_money(text, FIELDS["standing_charge"])
