@@ -61,15 +61,22 @@ snapshot: $(MANIFEST)  ## Rewrite the code location's snapshot after a meant cha
 manifest: $(MANIFEST)
 
 # The pinned lock is the whole environment; the project itself goes in editable, without deps.
+# Each step says what it does first: the first install takes a couple of minutes.
 $(INSTALLED): requirements.lock pyproject.toml
+	@echo "make: installing the pinned environment into $(VENV) (about two minutes the first time)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "make:   uv $(UV_VERSION), the installer"
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	@echo "make:   the packages of requirements.lock"
 	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -r requirements.lock
+	@echo "make:   the project itself (editable)"
 	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet --no-deps -e .
 	touch $@
+	@echo "make: $(VENV) is ready"
 
 # Dagster reads dbt's manifest when it imports the definitions.
 $(MANIFEST): $(INSTALLED) $(DBT_FILES) dagster_project/defs/dbt/project.py
+	@echo "make: parsing the dbt project into $(MANIFEST) (about half a minute)"
 	$(BIN)/dagster-dbt project prepare-and-package --file dagster_project/defs/dbt/project.py
 
 clean:  ## Remove the venv and dbt output (keeps the data under .flows/)

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 import psycopg
+import yaml
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckSeverity,
@@ -106,13 +107,22 @@ def default_simulate(settings: Settings) -> bool:
     return settings.database_url is None and settings.registry_csv is None
 
 
+#: The instance settings `flows` keeps in its Dagster home: no usage telemetry, and no "join the
+#: community" dialog over the UI on the first visit (`nux`, Dagster's new-user experience).
+INSTANCE_SETTINGS: dict[str, Any] = {"telemetry": {"enabled": False}, "nux": {"enabled": False}}
+
+
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Keep Dagster's run history under .flows/dagster unless DAGSTER_HOME says otherwise."""
+    """Keep Dagster's run history under .flows/dagster unless DAGSTER_HOME says otherwise, with
+    INSTANCE_SETTINGS added to its dagster.yaml where it does not set them itself."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.state_dir / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    existing = yaml.safe_load(instance_yaml.read_text()) if instance_yaml.exists() else None
+    instance = existing if isinstance(existing, dict) else {}
+    missing = {key: value for key, value in INSTANCE_SETTINGS.items() if key not in instance}
+    if missing:
+        instance_yaml.write_text(yaml.safe_dump({**instance, **missing}, sort_keys=False))
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
