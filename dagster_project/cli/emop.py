@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,10 +14,11 @@ from typing import Any
 
 import click
 from click.core import ParameterSource
+from rich.console import Console
 
 from dagster_project.emop import objects as o
 from dagster_project.emop import runner
-from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.client import STATE_OBJECTS, ClientSettings, EmopClient
 from dagster_project.emop.errors import (
     EmopError,
     MeterConnectionError,
@@ -24,7 +26,7 @@ from dagster_project.emop.errors import (
     MeterUnreachableError,
 )
 from dagster_project.emop.state import MeterEndpoint, MeterState
-from dagster_project.emop.tariffs import Tariff
+from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS, Tariff
 from dagster_project.emop.values import EMOP_EPOCH
 
 COMMANDS = (
@@ -189,7 +191,8 @@ def emop(
             return await _COMMANDS[command](client, meter, start, end, pages)
 
     try:
-        result = runner.run(run())
+        with reading(command, meter, settings):
+            result = runner.run(run())
     except EmopError as error:
         click.echo(meter_error_line(meter, error), err=True)
         sys.exit(1)
@@ -209,6 +212,37 @@ def emop(
         for name, error in result.errors.items():
             click.echo(f"error reading {name}: {error}", err=True)
         sys.exit(1)
+
+
+#: Requests each command makes (state: one per object; the tariff sets: one per field), for
+#: saying how long the read will take: real meters want `--gap` seconds between requests.
+REQUESTS = {
+    "state": len(STATE_OBJECTS),
+    "tariffs_active": len(ACTIVE_TARIFF_OBJECTS),
+    "tariffs_future": len(FUTURE_TARIFF_OBJECTS),
+}
+
+
+@contextlib.contextmanager
+def reading(command: str, meter: MeterEndpoint, settings: ClientSettings) -> Iterator[None]:
+    """Say on stderr what is being read while it is (a spinner on a terminal, one line
+    otherwise), when it takes more than a couple of requests."""
+    requests = REQUESTS.get(command)
+    if requests is None or requests * settings.min_gap_seconds < 3:
+        yield
+        return
+    about = round(requests * settings.min_gap_seconds)
+    text = (
+        f"reading {command} from meter {meter.label}: {requests} requests "
+        f"{settings.min_gap_seconds:g} s apart, about {about} s"
+    )
+    console = Console(stderr=True, soft_wrap=True)
+    if not console.is_terminal:
+        console.print(text, highlight=False, markup=False)
+        yield
+        return
+    with console.status(text):
+        yield
 
 
 def meter_error_line(meter: MeterEndpoint, error: EmopError) -> str:

@@ -116,3 +116,17 @@ def test_an_unreachable_meter_is_an_error_on_stderr_and_a_failing_exit() -> None
     assert result.returncode != 0
     assert result.stdout == ""
     assert "connection refused" in result.stderr and "prepay_balance" in result.stderr
+
+
+def test_a_long_read_says_what_it_is_doing_and_json_stays_clean(simulated_fleet) -> None:
+    meter = simulated_fleet[1]
+    result = subprocess.run(
+        [FLOWS, "emop", "--gap", "0.15", "--timeout", "2", "--attempts", "1",
+         "--host", meter["ip_address"], "--port", meter["port"], "--json", "state"],
+        capture_output=True, text=True, timeout=120, env=os.environ,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # On stderr, so that scripts reading the JSON on stdout are not disturbed.
+    assert result.stderr.startswith(f"reading state from meter {meter['ip_address']}:")
+    assert "about 4 s" in result.stderr
+    assert json.loads(result.stdout)["serial"] == meter["serial"]
