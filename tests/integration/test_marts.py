@@ -190,6 +190,14 @@ def marts(database_url: str) -> None:
 
 
 @pytest.mark.usefixtures("marts")
+def test_the_sources_tests_pass(database_url: str) -> None:
+    # Left out of production builds: the raw tables' constraints hold what they test.
+    result = run_dbt(database_url, "test", "--select", "source:*")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "PASS=12 " in result.stdout and " ERROR=0 " in result.stdout
+
+
+@pytest.mark.usefixtures("marts")
 def test_dbt_unit_tests_pass(database_url: str) -> None:
     # Unit tests of incremental models need the model built first, so they run after the build
     # (and never in production: the Dagster asset excludes them).
