@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -194,7 +195,8 @@ def test_the_sources_tests_pass(database_url: str) -> None:
     # Left out of production builds: the raw tables' constraints hold what they test.
     result = run_dbt(database_url, "test", "--select", "source:*")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "PASS=12 " in result.stdout and " ERROR=0 " in result.stdout
+    passed = re.search(r"PASS=(\d+) ", result.stdout)
+    assert passed and int(passed[1]) >= 12 and " ERROR=0 " in result.stdout  # 12 on the sources
 
 
 @pytest.mark.usefixtures("marts")
