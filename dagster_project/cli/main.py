@@ -31,6 +31,7 @@ from dagster_project.cli.common import (
     settings,
 )
 from dagster_project.cli.connections import connections
+from dagster_project.cli.dbt_env import dbt_env
 from dagster_project.cli.emop import emop, simulate
 from dagster_project.cli.identity import identity
 from dagster_project.cli.maintenance import partition
@@ -343,6 +344,7 @@ def _listening(path: Path) -> bool:
         return True
 
 
+db.add_command(dbt_env)
 db.add_command(partition)
 main.add_command(connections)
 main.add_command(emop)
