@@ -24,6 +24,7 @@ import pytest
 
 from dagster_project.paths import PROJECT_ROOT
 from dagster_project.settings import DATABASE_URL, REGISTRY_MAX_REMOVED_SHARE
+from dagster_project.warehouse.connection import scratch_database
 from tests.support.flows_cli import flows
 from tests.support.readme import MODES, README, ShellBlock, for_this_checkout, shell_blocks
 
@@ -43,11 +44,19 @@ def state_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def user_env(database_url: str, state_dir: Path) -> dict[str, str]:
-    """A user's environment after the quick start, pointing at the session's database."""
+def fresh_database(database_url: str) -> Iterator[str]:
+    """A database of the test's own, as a new user's is: the session's holds other tests'
+    registries, which the removal guard would refuse to replace."""
+    with scratch_database(database_url, "flows_readme") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def user_env(fresh_database: str, state_dir: Path) -> dict[str, str]:
+    """A user's environment after the quick start, pointing at a fresh database."""
     env = {
         **os.environ,
-        DATABASE_URL: database_url,
+        DATABASE_URL: fresh_database,
         "FLOWS_STATE_DIR": str(state_dir / "state"),
         "DAGSTER_HOME": str(state_dir / "dagster_home"),
         # Simulated meters need no pause between requests; with the real meters' 2 s the
