@@ -81,6 +81,7 @@ class RunReport:
     offline: int
     #: Rows the run's daily-log runs landed (each day's window of every meter read).
     profile_records: int
+    export_records: int
     events: int
     registry_source: str
     #: Asset checks of the pipeline run: how many passed, and a line for each that did not.
@@ -376,11 +377,13 @@ class LogsLanded:
     """Rows the daily-log assets of the run landed, from their materializations' metadata."""
 
     profile_records: int = 0
+    export_records: int = 0
     events: int = 0
 
     def add(self, result: ExecuteInProcessResult) -> LogsLanded:
         return LogsLanded(
             self.profile_records + _rows_loaded(result, "flows_raw__profile_log_1"),
+            self.export_records + _rows_loaded(result, "flows_raw__profile_log_2"),
             self.events + _rows_loaded(result, "flows_raw__meter_event_log"),
         )
 
@@ -473,6 +476,7 @@ def read_report(
         figures.low_balance,
         figures.offline,
         logs_landed.profile_records,
+        logs_landed.export_records,
         logs_landed.events,
         registry_source=registry_source,
         tariff_pushes=figures.tariff_pushes,
@@ -522,7 +526,8 @@ def report_text(report: RunReport, ui: str) -> str:
             f"£{report.thresholds.low_balance_gbp:.2f} (flows.meters_low_balance)",
             f"  offline:         {report.offline} meters with no contact for "
             f"{report.thresholds.offline_after_hours} hours or ever (flows.meters_offline_all)",
-            f"  logs:            {report.profile_records} half-hourly records, "
+            f"  logs:            {report.profile_records} half-hourly import and "
+            f"{report.export_records} export records, "
             f"{report.events} events landed (yesterday's and today's UTC days)",
             f"  tariff pushes:   {_outcomes(report.tariff_pushes)} (flows.tariff_changes)",
             f"  top-up tokens:   {_outcomes(report.token_sends)} (flows_raw.topup_log)",

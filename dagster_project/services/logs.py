@@ -30,6 +30,14 @@ async def read_profile_log_1(
     )
 
 
+async def read_profile_log_2(
+    client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
+) -> list[Any]:
+    return await client.read_profile_range(
+        meter.endpoint, 2, window[0], window[1], twin_element=meter.twin_element
+    )
+
+
 async def read_events(
     client: EmopClient, meter: RegisteredMeter, window: tuple[datetime, datetime]
 ) -> list[Any]:
@@ -78,6 +86,19 @@ def profile_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime
         (meter.id, r.timestamp, meter.serial, r.status, r.import_a_wh, r.import_b_wh, loaded_at)
         for r in records
     ]
+
+
+def profile_2_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime) -> list[tuple]:
+    return [
+        (
+            meter.id, r.timestamp, meter.serial, r.status,
+            r.active_export_a_wh, r.reactive_import_a_varh, r.reactive_export_a_varh,
+            r.voltage_raw,
+            r.active_export_b_wh, r.reactive_import_b_varh, r.reactive_export_b_varh,
+            loaded_at,
+        )
+        for r in records
+    ]  # fmt: skip
 
 
 def event_rows(meter: RegisteredMeter, entries: list[Any], loaded_at: datetime) -> list[tuple]:

@@ -250,6 +250,28 @@ PROFILE_LOG_1 = RawTable(
     partition_by="record_timestamp",
 )
 
+# Profile log 2: export, reactive energy and voltage per half-hour (element B on twin-element
+# meters only). The voltage is kept as the meter sends it: its scaling is not documented.
+PROFILE_LOG_2 = RawTable(
+    "profile_log_2",
+    _columns(
+        "meter_id uuid!",
+        "record_timestamp timestamptz!",
+        "serial text!",
+        "status int4!",
+        "export_a_wh int8",
+        "reactive_import_a_varh int8",
+        "reactive_export_a_varh int8",
+        "voltage_raw int8",
+        "export_b_wh int8",
+        "reactive_import_b_varh int8",
+        "reactive_export_b_varh int8",
+        "loaded_at timestamptz!",
+    ),
+    ("primary key (meter_id, record_timestamp)",),
+    partition_by="record_timestamp",
+)
+
 METER_EVENT_LOG = RawTable(
     "meter_event_log",
     _columns(
@@ -400,6 +422,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     METER_SYNC_SNAPSHOTS,
     METER_SYNC_VERDICTS,
     PROFILE_LOG_1,
+    PROFILE_LOG_2,
     METER_EVENT_LOG,
     TARIFF_CHANGE_REQUESTS,
     TARIFF_CHANGE_REQUEST_METERS,
@@ -429,6 +452,8 @@ _INDEXES = (
     "(suite) where passed is null",
     "create index if not exists profile_log_1_timestamp_brin "
     "on flows_raw.profile_log_1 using brin (record_timestamp)",
+    "create index if not exists profile_log_2_timestamp_brin "
+    "on flows_raw.profile_log_2 using brin (record_timestamp)",
 )
 
 

@@ -17,6 +17,7 @@ from dagster_project.warehouse.raw_tables import (
     METER_SYNC_SNAPSHOTS,
     METER_SYNCS,
     PROFILE_LOG_1,
+    PROFILE_LOG_2,
     RAW_SCHEMA,
     RawTable,
     copy_rows,
@@ -139,6 +140,15 @@ def load_profile_log_1(
     rows: Iterable[Sequence[Any]],
 ) -> int:
     return _replace_day(conn, PROFILE_LOG_1, "record_timestamp", window, meter_ids, rows)
+
+
+def load_profile_log_2(
+    conn: psycopg.Connection,
+    window: tuple[datetime, datetime],
+    meter_ids: Sequence[uuid.UUID],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    return _replace_day(conn, PROFILE_LOG_2, "record_timestamp", window, meter_ids, rows)
 
 
 def load_event_log(

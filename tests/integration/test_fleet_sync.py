@@ -11,13 +11,19 @@ import psycopg
 import pytest
 from dagster import materialize
 
-from dagster_project.defs.meter_logs.assets import meter_event_log, profile_log_1
+from dagster_project.defs.meter_logs.assets import (
+    PROFILE_LOG_1,
+    PROFILE_LOG_2,
+    meter_event_log,
+    profile_log_1,
+    profile_log_2,
+)
 from dagster_project.defs.registry.assets import meter_registry_raw
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.domain.fleet_buckets import parse_bucket_key
 from dagster_project.simulator import FleetConfig
 from tests.support.fleet_thread import FleetThread
-from tests.support.settings import SYNC, registry_source, warehouse
+from tests.support.settings import SYNC, code_location, registry_source, warehouse
 from tests.support.simulated import QUICK_EMOP
 
 FAULTS = {1: "offline", 2: "nak", 3: "silent"}
@@ -217,6 +223,44 @@ def test_yesterdays_profile_log_is_complete_and_rerunning_changes_nothing(
     assert profile_rows(db, fleet_thread.fleet, start, end) == rows
     (materialization,) = result.asset_materializations_for_node("flows_raw__profile_log_1")
     assert materialization.metadata["meters_failed"].value == 3  # offline, silent, meter 0
+
+
+def export_rows(db: psycopg.Connection, fleet, start: datetime, end: datetime) -> list[tuple]:
+    return db.execute(
+        "select serial, record_timestamp, export_a_wh, reactive_import_a_varh, voltage_raw, "
+        "export_b_wh from flows_raw.profile_log_2 "
+        "where record_timestamp >= %s and record_timestamp < %s and serial = any(%s) "
+        "order by serial, record_timestamp",
+        (start, end, [meter.serial for meter in fleet.meters]),
+    ).fetchall()
+
+
+def test_yesterdays_profile_log_2_is_complete_split_by_hardware_and_idempotent(
+    synced, fleet_thread, db
+) -> None:
+    key, start, end = partition_window(days_ago=1)
+    for _ in range(2):
+        result = materialize([profile_log_2], resources=resources(), partition_key=key)
+        assert result.success
+    rows = export_rows(db, fleet_thread.fleet, start, end)
+    meters = fleet_thread.fleet.meters
+    readable = {m.serial: m for m in meters if m.fault in (None, "nak") and m.index != PASSIVE}
+    assert {row[0] for row in rows} == set(readable)
+    for serial, meter in readable.items():
+        records = [r for r in rows if r[0] == serial]
+        assert len(records) == 48, serial  # a whole UTC day of half-hours, no duplicates
+        exports = [r[2] for r in records]
+        assert None not in exports and exports == sorted(exports)  # cumulative, never back
+        assert all(r[4] is not None and r[4] > 0 for r in records)  # a voltage every half-hour
+        # A twin-element record is 34 bytes with element B; a single-element one 22 without.
+        twin = meter.spec.twin_element
+        assert all((r[5] is not None) == twin for r in records), serial
+
+
+def test_the_daily_logs_read_profile_log_2_after_log_1() -> None:
+    # One profile-log read at a time per meter: the job orders the two logs.
+    graph = code_location().resolve_asset_graph()
+    assert PROFILE_LOG_1 in graph.get(PROFILE_LOG_2).parent_keys
 
 
 def test_event_log_partition_is_idempotent(synced, fleet_thread, db) -> None:

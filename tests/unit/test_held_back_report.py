@@ -18,6 +18,7 @@ REPORT = RunReport(
     low_balance=0,
     offline=0,
     profile_records=0,
+    export_records=0,
     events=0,
     registry_source="registry.csv",
 )

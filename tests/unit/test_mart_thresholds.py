@@ -35,6 +35,7 @@ def report(thresholds: MartThresholds) -> RunReport:
         low_balance=1,
         offline=2,
         profile_records=0,
+        export_records=0,
         events=0,
         registry_source="registry.csv",
         thresholds=thresholds,

@@ -34,6 +34,7 @@ def test_the_summary_lists_the_checks_after_the_counts() -> None:
         low_balance=2,
         offline=1,
         profile_records=480,
+        export_records=0,
         events=12,
         registry_source="registry.csv",
         tariff_pushes={"verified": 3, "failed": 1},

@@ -1,4 +1,5 @@
-"""Daily-partitioned meter logs (by UTC day): half-hourly profile log 1 and the event log."""
+"""Daily-partitioned meter logs (by UTC day): half-hourly profile logs 1 (import) and 2 (export,
+reactive, voltage) and the event log."""
 
 from collections import Counter
 from collections.abc import Callable
@@ -29,14 +30,21 @@ from dagster_project.services.logs import (
     LogResults,
     Reader,
     event_rows,
+    profile_2_rows,
     profile_rows,
     read_events,
     read_logs,
     read_profile_log_1,
+    read_profile_log_2,
 )
-from dagster_project.warehouse.sync_store import load_event_log, load_profile_log_1
+from dagster_project.warehouse.sync_store import (
+    load_event_log,
+    load_profile_log_1,
+    load_profile_log_2,
+)
 
 PROFILE_LOG_1 = AssetKey(["flows_raw", "profile_log_1"])
+PROFILE_LOG_2 = AssetKey(["flows_raw", "profile_log_2"])
 METER_EVENT_LOG = AssetKey(["flows_raw", "meter_event_log"])
 
 #: UTC days; today's partition exists (end_offset=1) so the day so far can be loaded too.
@@ -109,6 +117,27 @@ def profile_log_1(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
     return _land(context, warehouse, emop, read_profile_log_1, profile_rows, load_profile_log_1)
+
+
+@asset(
+    key=PROFILE_LOG_2,
+    # Not a data dependency: a meter serves one profile-log read at a time, so in a run log 2
+    # is read after log 1 has finished with every meter, never beside it.
+    deps=[RAW_METER_REGISTRY, PROFILE_LOG_1],
+    partitions_def=daily_partitions,
+    group_name="logs",
+    kinds={"python", "postgres"},
+    retry_policy=DATABASE_RETRY,
+    description=(
+        "Half-hourly cumulative export (Wh) and reactive import and export (varh) registers, "
+        "element A and, on twin-element meters, B, and the voltage as the meter records it, of "
+        "every active meter for one UTC day; read after profile log 1."
+    ),
+)
+def profile_log_2(
+    context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
+) -> MaterializeResult:
+    return _land(context, warehouse, emop, read_profile_log_2, profile_2_rows, load_profile_log_2)
 
 
 @asset(

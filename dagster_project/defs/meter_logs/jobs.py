@@ -11,14 +11,17 @@ from dagster import (
     schedule,
 )
 
-from dagster_project.defs.meter_logs.assets import METER_EVENT_LOG, PROFILE_LOG_1
+from dagster_project.defs.meter_logs.assets import METER_EVENT_LOG, PROFILE_LOG_1, PROFILE_LOG_2
 
-DAILY_LOGS = AssetSelection.assets(PROFILE_LOG_1, METER_EVENT_LOG)
+DAILY_LOGS = AssetSelection.assets(PROFILE_LOG_1, PROFILE_LOG_2, METER_EVENT_LOG)
 
 daily_logs_job = define_asset_job(
     name="daily_logs",
     selection=DAILY_LOGS,  # partitioned by UTC day, as its assets are
-    description="Download one UTC day of profile log 1 and the event log from every meter.",
+    description=(
+        "Download one UTC day of profile logs 1 and 2 (log 2 after log 1) and the event log "
+        "from every meter."
+    ),
 )
 
 
