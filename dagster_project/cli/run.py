@@ -40,7 +40,7 @@ from dagster_project.settings import DATABASE_URL, DEFAULT_STATE_DIR, Settings
 from dagster_project.warehouse import connection
 from dagster_project.warehouse.connection import DatabaseTarget
 from dagster_project.warehouse.dbt_vars import MartThresholds, mart_thresholds
-from dagster_project.warehouse.run_report import run_figures
+from dagster_project.warehouse.run_report import RunFigures, run_figures
 
 # Step-level DEBUG events belong in the UI, not on the terminal of `make run`.
 CONSOLE_INFO_LOGGING: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -68,35 +68,38 @@ class RunOptions:
 RUN_LOG_FILE = "flows-run.log"
 
 
-@dataclass(frozen=True)
-class RunReport:
+@dataclass(frozen=True, kw_only=True)
+class LogsLanded:
+    """Rows the daily-log assets of the run landed, from their materializations' metadata
+    (each day's window of every meter read)."""
+
+    profile_records: int = 0
+    export_records: int = 0
+    events: int = 0
+
+    def add(self, result: ExecuteInProcessResult) -> LogsLanded:
+        return LogsLanded(
+            profile_records=self.profile_records + _rows_loaded(result, "flows_raw__profile_log_1"),
+            export_records=self.export_records + _rows_loaded(result, "flows_raw__profile_log_2"),
+            events=self.events + _rows_loaded(result, "flows_raw__meter_event_log"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunReport(RunFigures, LogsLanded):
+    """What the summary of `flows run` says: the warehouse's figures, the logs landed, and
+    what the runs themselves reported."""
+
     run_ids: list[str]
     target: DatabaseTarget
-    registry_rows: int
-    rejected_rows: int
-    meters_ok: int
-    meters_failed: int
-    meters_skipped: int
-    low_balance: int
-    offline: int
-    #: Rows the run's daily-log runs landed (each day's window of every meter read).
-    profile_records: int
-    export_records: int
-    events: int
     registry_source: str
     #: Asset checks of the pipeline run: how many passed, and a line for each that did not.
-    #: What the write path did in this run: attempts by outcome.
-    tariff_pushes: dict[str, int] = field(default_factory=dict)
-    token_sends: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     check_problems: list[str] = field(default_factory=list)
     #: Checks of error severity that did not pass: `flows run` then exits 3.
     error_checks: int = 0
     #: Where the run's full Dagster log went (None when it went to the terminal).
     log_file: Path | None = None
-    #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
-    syncs_awaiting: int = 0
-    syncs_failed: int = 0
     #: Where the embedded server keeps its data, for the summary.
     state_dir: Path = DEFAULT_STATE_DIR
     #: The thresholds the marts were built with, as the summary states them.
@@ -372,22 +375,6 @@ def run_lock_holder(conn: psycopg.Connection) -> str | None:
     return row[0] if row and row[0] else None
 
 
-@dataclass(frozen=True)
-class LogsLanded:
-    """Rows the daily-log assets of the run landed, from their materializations' metadata."""
-
-    profile_records: int = 0
-    export_records: int = 0
-    events: int = 0
-
-    def add(self, result: ExecuteInProcessResult) -> LogsLanded:
-        return LogsLanded(
-            self.profile_records + _rows_loaded(result, "flows_raw__profile_log_1"),
-            self.export_records + _rows_loaded(result, "flows_raw__profile_log_2"),
-            self.events + _rows_loaded(result, "flows_raw__meter_event_log"),
-        )
-
-
 def _rows_loaded(result: ExecuteInProcessResult, node: str) -> int:
     if node not in {n.name for n in result.job_def.nodes}:
         return 0
@@ -466,23 +453,11 @@ def read_report(
     with connection.connect(target.url) as conn:
         figures = run_figures(conn, run_ids)
     return RunReport(
-        run_ids,
-        target,
-        figures.registry_rows,
-        figures.rejected_rows,
-        figures.meters_ok,
-        figures.meters_failed,
-        figures.meters_skipped,
-        figures.low_balance,
-        figures.offline,
-        logs_landed.profile_records,
-        logs_landed.export_records,
-        logs_landed.events,
+        **vars(figures),
+        **vars(logs_landed),
+        run_ids=run_ids,
+        target=target,
         registry_source=registry_source,
-        tariff_pushes=figures.tariff_pushes,
-        token_sends=figures.token_sends,
-        syncs_awaiting=figures.syncs_awaiting,
-        syncs_failed=figures.syncs_failed,
     )
 
 

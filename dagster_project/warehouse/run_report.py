@@ -3,14 +3,14 @@ and the marts' counts as the run left them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
 from dagster_project.warehouse.sync_verdicts import held_back
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFigures:
     registry_rows: int
     rejected_rows: int
@@ -20,11 +20,11 @@ class RunFigures:
     low_balance: int
     offline: int
     #: Write-path attempts of the run's runs, by outcome.
-    tariff_pushes: dict[str, int]
-    token_sends: dict[str, int]
+    tariff_pushes: dict[str, int] = field(default_factory=dict)
+    token_sends: dict[str, int] = field(default_factory=dict)
     #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
-    syncs_awaiting: int
-    syncs_failed: int
+    syncs_awaiting: int = 0
+    syncs_failed: int = 0
 
 
 def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
@@ -57,4 +57,17 @@ def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
         for table in ("tariff_push_log", "topup_log")
     )
     awaiting, failed = held_back(conn)
-    return RunFigures(*row, pushes, sends, awaiting, failed)
+    registry_rows, rejected_rows, meters_ok, meters_failed, meters_skipped, low, offline = row
+    return RunFigures(
+        registry_rows=registry_rows,
+        rejected_rows=rejected_rows,
+        meters_ok=meters_ok,
+        meters_failed=meters_failed,
+        meters_skipped=meters_skipped,
+        low_balance=low,
+        offline=offline,
+        tariff_pushes=pushes,
+        token_sends=sends,
+        syncs_awaiting=awaiting,
+        syncs_failed=failed,
+    )
