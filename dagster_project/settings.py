@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ MAX_CONNECTIONS_PER_ESCO = EMOP_PREFIX + "MAX_CONNECTIONS_PER_ESCO"
 
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".flows"
 _TRUE = {"1", "true", "yes", "on"}
+#: ASCII digits only: int() would also take "١٦", "1_000" and " 16".
+_WHOLE = re.compile(r"-?[0-9]+", re.ASCII)
 _FALSE = {"", "0", "false", "no", "off"}
 
 
@@ -189,7 +192,7 @@ def _flag(raw: str) -> bool:
 
 def _whole(low: int | None, high: int | None) -> Callable[[str], int]:
     def parse(raw: str) -> int:
-        if not raw.lstrip("-").isascii() or not raw.lstrip("-").isdigit():
+        if not _WHOLE.fullmatch(raw):
             raise ValueError("is not a whole number")
         value = int(raw)
         if (low is not None and value < low) or (high is not None and value > high):

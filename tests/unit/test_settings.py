@@ -68,6 +68,8 @@ def test_secrets_stay_out_of_the_repr() -> None:
         ("FLOWS_SYNC_BUCKETS", "0", "outside 1..256"),
         ("FLOWS_SYNC_BUCKETS", "1000", "outside 1..256"),
         ("FLOWS_SYNC_BUCKETS", "١٦", "not a whole number"),  # Arabic-Indic digits
+        ("FLOWS_SYNC_BUCKETS", "--5", "not a whole number"),
+        ("FLOWS_SYNC_BUCKETS", "1_6", "not a whole number"),
         ("FLOWS_SYNC_FAN_OUT", "maybe", "not a yes/no value"),
         ("FLOWS_REGISTRY_MAX_REMOVED_SHARE", "abc", "not a number"),
         ("FLOWS_REGISTRY_MAX_REMOVED_SHARE", "-0.1", "share between 0 and 1"),

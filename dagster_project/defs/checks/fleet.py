@@ -20,9 +20,9 @@ from dagster import (
     build_last_update_freshness_checks,
     build_sensor_for_freshness_checks,
 )
-from pydantic import Field
+from pydantic import create_model
 
-from dagster_project.defs.resources import WarehouseResource
+from dagster_project.defs.resources import WarehouseResource, settings_fields
 from dagster_project.defs.sync.assets import METER_SYNC_SNAPSHOTS
 from dagster_project.domain.rules import fleet_rules
 from dagster_project.domain.rules.fleet_rules import Thresholds, Verdict
@@ -40,33 +40,20 @@ SYNC_CYCLE = timedelta(minutes=15)
 _DEFAULTS = Thresholds(clock_drift_warn_seconds=mart_thresholds().clock_drift_seconds)
 
 
-class CheckThresholds(ConfigurableResource):
-    """Where the fleet-health checks draw the line."""
-
-    clock_drift_warn_seconds: int = Field(
-        _DEFAULTS.clock_drift_warn_seconds, description="Clock drift (either way) that warns."
-    )
-    clock_drift_error_seconds: int = Field(
-        _DEFAULTS.clock_drift_error_seconds, description="Clock drift beyond which it is an error."
-    )
-    csq_floor: int = Field(_DEFAULTS.csq_floor, description="CSQ under this is a warning.")
-    csq_drop: int = Field(
-        _DEFAULTS.csq_drop, description="A fall of this much below the meter's median warns."
-    )
-    csq_median_days: int = Field(_DEFAULTS.csq_median_days, description="Days of the median.")
-    outage_failed_share: float = Field(
-        _DEFAULTS.outage_failed_share, description="Share of active meters failing in one sync."
-    )
-    balance_lookback_days: int = Field(
-        _DEFAULTS.balance_lookback_days, description="Days of balance history searched."
-    )
-    top_up_match_minutes: int = Field(
-        _DEFAULTS.top_up_match_minutes,
-        description="Slack around a balance rise within which a top-up event explains it.",
-    )
-
+class _CheckThresholdsBase(ConfigurableResource):
     def thresholds(self) -> Thresholds:
         return Thresholds(**self.model_dump())
+
+
+#: Where the fleet-health checks draw the line: the domain's Thresholds, editable in the
+#: launchpad, defaulting to the dbt vars' clock-drift line and the domain's other defaults.
+CheckThresholds = create_model(
+    "CheckThresholds",
+    __base__=_CheckThresholdsBase,
+    __module__=__name__,
+    __doc__="Where the fleet-health checks draw the line.",
+    **settings_fields(Thresholds, defaults=_DEFAULTS),
+)
 
 
 def check_result(verdict: Verdict) -> AssetCheckResult:

@@ -28,18 +28,25 @@ Severity = Literal["WARN", "ERROR"]
 TABLE_LIMIT = 50
 
 
+def _doc(default: object, doc: str) -> Any:
+    """A threshold with what it does (the Dagster resource that carries them shows it)."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class Thresholds:
     #: No default: it is the marts' clock_drift_threshold_seconds (warehouse/dbt_vars.py), so
     #: that the check and flows.meters_clock_drift list the same meters.
-    clock_drift_warn_seconds: int
-    clock_drift_error_seconds: int = 300
-    csq_floor: int = 10
-    csq_drop: int = 8
-    csq_median_days: int = 7
-    outage_failed_share: float = 0.2
-    balance_lookback_days: int = 7
-    top_up_match_minutes: int = 60
+    clock_drift_warn_seconds: int = field(metadata={"doc": "Clock drift (either way) that warns."})
+    clock_drift_error_seconds: int = _doc(300, "Clock drift beyond which it is an error.")
+    csq_floor: int = _doc(10, "CSQ under this is a warning.")
+    csq_drop: int = _doc(8, "A fall of this much below the meter's median warns.")
+    csq_median_days: int = _doc(7, "Days of the median.")
+    outage_failed_share: float = _doc(0.2, "Share of active meters failing in one sync.")
+    balance_lookback_days: int = _doc(7, "Days of balance history searched.")
+    top_up_match_minutes: int = _doc(
+        60, "Slack around a balance rise within which a top-up event explains it."
+    )
 
 
 @dataclass(frozen=True)
