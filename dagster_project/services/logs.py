@@ -11,15 +11,25 @@ from typing import Any
 from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
 from dagster_project.domain.progress import Progress
 from dagster_project.emop import runner
-from dagster_project.emop.client import ClientSettings, EmopClient
+from dagster_project.emop.client import PROFILE_INTERVAL, ClientSettings, EmopClient
 from dagster_project.emop.errors import EmopError
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.warehouse.connection_leases import PostgresConnectionSlots
 
-#: Reads one meter's records for a (start, end) window.
-Reader = Callable[[EmopClient, RegisteredMeter, tuple[datetime, datetime]], Awaitable[list[Any]]]
+#: A (start, end) window of records: start <= timestamp < end.
+Window = tuple[datetime, datetime]
+#: Reads one meter's records for a window.
+Reader = Callable[[EmopClient, RegisteredMeter, Window], Awaitable[list[Any]]]
 #: What each meter gave: its records, or the error that stopped the read.
 LogResults = list[tuple[RegisteredMeter, list[Any] | EmopError]]
+
+
+def with_closing_record(window: Window) -> Window:
+    """A day's profile-log window widened to the record at its end: a record holds the
+    cumulative registers at its timestamp, so the day's last half-hour is closed by the next
+    day's first record. Read with the day, it lets the day's energy be complete the morning
+    after (the next day's download lands the same record again, idempotently)."""
+    return window[0], window[1] + PROFILE_INTERVAL
 
 
 async def read_profile_log_1(

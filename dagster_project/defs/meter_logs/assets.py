@@ -29,6 +29,7 @@ from dagster_project.emop.errors import EmopError
 from dagster_project.services.logs import (
     LogResults,
     Reader,
+    Window,
     event_rows,
     profile_2_rows,
     profile_rows,
@@ -36,6 +37,7 @@ from dagster_project.services.logs import (
     read_logs,
     read_profile_log_1,
     read_profile_log_2,
+    with_closing_record,
 )
 from dagster_project.warehouse.sync_store import (
     load_event_log,
@@ -73,9 +75,10 @@ def _land(
     read: Reader,
     to_rows: Callable[[RegisteredMeter, list[Any], datetime], list[tuple[Any, ...]]],
     load: Callable[..., int],
+    widen: Callable[[Window], Window] = lambda window: window,
 ) -> MaterializeResult:
     window_range = context.partition_time_window
-    window = (window_range.start.astimezone(UTC), window_range.end.astimezone(UTC))
+    window = widen((window_range.start.astimezone(UTC), window_range.end.astimezone(UTC)))
     meters = [meter for meter in read_registry(warehouse) if meter.polled]
     slots = emop.connection_slots(warehouse, context.run_id)
     try:
@@ -116,7 +119,10 @@ def _land(
 def profile_log_1(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
-    return _land(context, warehouse, emop, read_profile_log_1, profile_rows, load_profile_log_1)
+    return _land(
+        context, warehouse, emop, read_profile_log_1, profile_rows, load_profile_log_1,
+        widen=with_closing_record,
+    )  # fmt: skip
 
 
 @asset(
@@ -137,7 +143,10 @@ def profile_log_1(
 def profile_log_2(
     context: AssetExecutionContext, warehouse: WarehouseResource, emop: EmopSettings
 ) -> MaterializeResult:
-    return _land(context, warehouse, emop, read_profile_log_2, profile_2_rows, load_profile_log_2)
+    return _land(
+        context, warehouse, emop, read_profile_log_2, profile_2_rows, load_profile_log_2,
+        widen=with_closing_record,
+    )  # fmt: skip
 
 
 @asset(

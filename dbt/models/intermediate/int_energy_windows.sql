@@ -1,0 +1,143 @@
+-- The window of half-hours each meter's energy is rebuilt over in this build
+-- (macros/energy_build.sql tells the whole scheme).
+{%- set built = adapter.get_relation(
+    database=target.database, schema='flows', identifier='register_interval_hh'
+) %}
+{%- set from_scratch = built is none or flags.FULL_REFRESH %}
+with
+
+watermark as (
+
+    select {{ energy_loaded_after(from_scratch) }} as loaded_after
+
+),
+
+new_reads as (
+
+    select meter_id, record_timestamp, loaded_at
+    from {{ ref('stg_flows_raw__profile_log_1') }}
+    where loaded_at > (select watermark.loaded_after from watermark)
+
+    union all
+
+    select meter_id, record_timestamp, loaded_at
+    from {{ ref('stg_flows_raw__profile_log_2') }}
+    where loaded_at > (select watermark.loaded_after from watermark)
+
+),
+
+new_by_meter as (
+
+    select
+        meter_id,
+        min(record_timestamp) as first_new,
+        max(record_timestamp) as last_new,
+        max(loaded_at) as loaded_through
+    from new_reads
+    group by meter_id
+
+),
+
+built_state as (
+
+    select meter_id, first_read_at, built_through
+    from {{ energy_state_relation() }}
+    {% if from_scratch -%}
+    where false
+    {%- endif %}
+
+),
+
+meters as (
+
+    select distinct meter_id
+    from {{ ref('meter_registers') }}
+    where status = 'enabled'
+
+),
+
+grid as (
+
+    select
+        {{ floor_half_hour(
+            'greatest((select max(built_through) from built_state),'
+            ~ ' (select max(last_new) from new_by_meter))'
+        ) }} as grid_end
+
+),
+
+candidates as (
+
+    select
+        meters.meter_id,
+        new_by_meter.first_new,
+        new_by_meter.loaded_through,
+        built_state.built_through,
+        coalesce(built_state.first_read_at, new_by_meter.first_new) as first_read_at
+    from meters
+    left join new_by_meter on meters.meter_id = new_by_meter.meter_id
+    left join built_state on meters.meter_id = built_state.meter_id
+    where new_by_meter.meter_id is not null or built_state.meter_id is not null
+
+),
+
+bounded as (
+
+    select
+        candidates.*,
+        -- The read before the first new one, if near enough to bound an estimable gap: the
+        -- half-hours from it on may change. (Per log: both registers' gaps are rebuilt.)
+        least(
+            (
+                select max(log_1.record_timestamp) as last_read
+                from {{ ref('stg_flows_raw__profile_log_1') }} as log_1
+                where
+                    log_1.meter_id = candidates.meter_id
+                    and log_1.record_timestamp < candidates.first_new
+                    and log_1.record_timestamp >= candidates.first_new
+                    - make_interval(
+                        mins => 30 * ({{ var('energy_max_estimated_gap_half_hours') }} + 1)
+                    )
+            ),
+            (
+                select max(log_2.record_timestamp) as last_read
+                from {{ ref('stg_flows_raw__profile_log_2') }} as log_2
+                where
+                    log_2.meter_id = candidates.meter_id
+                    and log_2.record_timestamp < candidates.first_new
+                    and log_2.record_timestamp >= candidates.first_new
+                    - make_interval(
+                        mins => 30 * ({{ var('energy_max_estimated_gap_half_hours') }} + 1)
+                    )
+            )
+        ) as last_before
+    from candidates
+
+),
+
+windows as (
+
+    select
+        meter_id,
+        first_read_at,
+        loaded_through,
+        {{ floor_half_hour(
+            "case
+                when first_new is null then built_through
+                when built_through is null then " ~ uk_day_start(uk_day('first_new')) ~ "
+                else least(built_through, coalesce(last_before, first_new))
+            end"
+        ) }} as starts_at
+    from bounded
+
+)
+
+select
+    windows.meter_id,
+    windows.first_read_at,
+    windows.starts_at,
+    grid.grid_end as ends_at,
+    windows.loaded_through
+from windows
+cross join grid
+where windows.starts_at < grid.grid_end

@@ -1,0 +1,468 @@
+-- kWh per register per half-hour, validated and estimated (VEE). Built incrementally over the
+-- windows of int_energy_windows: the pre-hook deletes them, this inserts them again, the
+-- post-hook records how far each meter is built (macros/energy_build.sql).
+--
+-- A read is a profile-log record: a register's cumulative Wh at that instant. Between two
+-- consecutive reads of a register lies a span of one or more half-hours; the rules
+-- (macros/energy_rules.sql) judge each span. One half-hour between good reads is `actual`;
+-- a longer gap up to var energy_max_estimated_gap_half_hours is `estimated`, its half-hours
+-- adding up exactly (to the Wh) to the difference of the reads, shaped like the register's own
+-- actual half-hours at those times of day over the last var energy_profile_days days, else
+-- evenly; a half-hour without both bounds, or in a longer gap, is `missing`; a span a rule
+-- doubts is `suspect`. Import and export are judged apart (quality / export_quality).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    indexes=[
+        {'columns': ['timestamp', 'register_id'], 'unique': true},
+    ],
+    pre_hook=[
+        "set local work_mem = '256MB'",
+        "{{ clear_energy_windows() }}",
+    ],
+    post_hook=["{{ record_energy_build() }}"],
+) }}
+{%- set reads_since = energy_window_bound('starts_at') %}
+with
+
+registers as (
+
+    select
+        registers.register_id,
+        registers.meter_id,
+        registers.element,
+        registers.direction_reversed,
+        registers.hardware,
+        windows.starts_at,
+        windows.ends_at
+    from {{ ref('meter_registers') }} as registers
+    inner join {{ ref('int_energy_windows') }} as windows
+        on registers.meter_id = windows.meter_id
+    where registers.status = 'enabled'
+
+),
+
+log_1 as (
+
+    select
+        log_1.meter_id,
+        log_1.record_timestamp,
+        log_1.is_reset,
+        log_1.import_a_wh as a_wh,
+        log_1.import_b_wh as b_wh
+    from {{ ref('stg_flows_raw__profile_log_1') }} as log_1
+    inner join {{ ref('int_energy_windows') }} as windows
+        on
+        log_1.meter_id = windows.meter_id
+        and log_1.record_timestamp >= windows.starts_at
+        and log_1.record_timestamp <= windows.ends_at
+    where log_1.record_timestamp >= {{ reads_since }}
+
+),
+
+log_2 as (
+
+    select
+        log_2.meter_id,
+        log_2.record_timestamp,
+        log_2.is_reset,
+        log_2.export_a_wh as a_wh,
+        log_2.export_b_wh as b_wh
+    from {{ ref('stg_flows_raw__profile_log_2') }} as log_2
+    inner join {{ ref('int_energy_windows') }} as windows
+        on
+        log_2.meter_id = windows.meter_id
+        and log_2.record_timestamp >= windows.starts_at
+        and log_2.record_timestamp <= windows.ends_at
+    where log_2.record_timestamp >= {{ reads_since }}
+
+),
+
+-- Each register's reads, import from log 1 and export from log 2 (swapped on registers that
+-- measure the other way round).
+reads as (
+
+    select
+        registers.register_id,
+        case when registers.direction_reversed then 'export' else 'import' end as direction,
+        log_1.record_timestamp as read_at,
+        case when registers.element = 'B' then log_1.b_wh else log_1.a_wh end as wh,
+        log_1.is_reset
+    from log_1
+    inner join registers on log_1.meter_id = registers.meter_id
+
+    union all
+
+    select
+        registers.register_id,
+        case when registers.direction_reversed then 'import' else 'export' end as direction,
+        log_2.record_timestamp as read_at,
+        case when registers.element = 'B' then log_2.b_wh else log_2.a_wh end as wh,
+        log_2.is_reset
+    from log_2
+    inner join registers on log_2.meter_id = registers.meter_id
+
+),
+
+-- The reads on the half-hour grid, between two empty reads at the window's ends, so that the
+-- spans cover the whole window. `bound_order` sorts the start bound first and the end last
+-- where a real read has the same instant.
+bounded as (
+
+    select register_id, direction, read_at, 1 as bound_order, wh, is_reset
+    from reads
+    where not {{ rule_off_grid('read_at') }}
+
+    union all
+
+    select
+        registers.register_id,
+        directions.direction,
+        bounds.read_at,
+        bounds.bound_order,
+        null::bigint as wh,
+        false as is_reset
+    from registers
+    cross join (values ('import'), ('export')) as directions (direction)
+    cross join lateral (
+        values (registers.starts_at, 0), (registers.ends_at, 2)
+    ) as bounds (read_at, bound_order)
+
+),
+
+spans as (
+
+    select
+        register_id,
+        direction,
+        lag(read_at) over by_register as from_at,
+        read_at as to_at,
+        lag(wh) over by_register as from_wh,
+        wh as to_wh,
+        is_reset as to_is_reset
+    from bounded
+    window by_register as (partition by register_id, direction order by read_at, bound_order)
+
+),
+
+measured as (
+
+    select
+        spans.*,
+        registers.meter_id,
+        registers.hardware,
+        registers.starts_at,
+        registers.ends_at,
+        (extract(epoch from spans.to_at - spans.from_at) / 1800)::int as half_hours,
+        spans.to_wh - spans.from_wh as delta_wh
+    from spans
+    inner join registers on spans.register_id = registers.register_id
+    where spans.to_at > spans.from_at
+
+),
+
+-- When the meter's clock was out by more than the threshold: from the poll before the one
+-- that found it out to the poll after (when it may have been put right).
+drifted as (
+
+    select meter_id, tstzrange(previous_polled_at, next_polled_at) as period
+    from (
+        select
+            snapshots.meter_id,
+            snapshots.clock_time_diff_seconds,
+            coalesce(
+                lag(snapshots.polled_at) over by_meter, snapshots.polled_at
+            ) as previous_polled_at,
+            lead(snapshots.polled_at) over by_meter as next_polled_at
+        from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
+        inner join {{ ref('int_energy_windows') }} as windows
+            on snapshots.meter_id = windows.meter_id
+        where
+            snapshots.clock_time_diff_seconds is not null
+            and snapshots.polled_at >= {{ reads_since }} - interval '2 days'
+        window by_meter as (partition by snapshots.meter_id order by snapshots.polled_at)
+    ) as polls
+    where {{ rule_clock_drift('clock_time_diff_seconds') }}
+
+),
+
+judged as (
+
+    select
+        measured.*,
+        {{ consumption_wh('delta_wh', 'half_hours', 'hardware') }} as consumption_wh,
+        {{ rule_missing_read('from_wh', 'to_wh') }} as is_missing_read,
+        {{ rule_gap_too_long('half_hours') }} as is_gap_too_long,
+        {{ rule_register_reset('to_is_reset') }} as is_register_reset,
+        coalesce({{ rule_negative_consumption('delta_wh', 'half_hours', 'hardware') }}, false)
+            as is_negative_consumption,
+        coalesce({{ rule_rollover('delta_wh', 'half_hours', 'hardware') }}, false) as is_rollover,
+        exists(
+            select 1 as found
+            from drifted
+            where
+                drifted.meter_id = measured.meter_id
+                and drifted.period && tstzrange(measured.from_at, measured.to_at)
+        ) as is_clock_drift
+    from measured
+
+),
+
+classified as (
+
+    select
+        register_id,
+        direction,
+        from_at,
+        to_at,
+        half_hours,
+        starts_at,
+        ends_at,
+        array_remove(array[
+            case when is_missing_read then 'missing_read' end,
+            case when is_gap_too_long and not is_missing_read then 'gap_too_long' end,
+            case when is_register_reset then 'register_reset' end,
+            case when is_negative_consumption then 'negative_consumption' end,
+            case when is_rollover then 'rollover' end,
+            case
+                when {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
+                    then 'over_supply_limit'
+            end,
+            case when is_clock_drift then 'clock_drift' end
+        ], null) as rules,
+        case
+            when is_missing_read or is_gap_too_long then 'missing'
+            when
+                is_register_reset
+                or is_negative_consumption
+                or is_clock_drift
+                or {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
+                then 'suspect'
+            when half_hours = 1 then 'actual'
+            else 'estimated'
+        end as quality,
+        consumption_wh
+    from judged
+
+),
+
+-- One row per half-hour of each span. A suspect one-half-hour span keeps its consumption for
+-- review, unless it is negative or follows a reset.
+half_hours as (
+
+    select
+        register_id,
+        direction,
+        from_at,
+        from_at as half_hour_at,
+        1 as position,
+        half_hours,
+        quality,
+        rules,
+        case
+            when quality = 'actual' then consumption_wh
+            when
+                quality = 'suspect'
+                and not ('negative_consumption' = any(rules) or 'register_reset' = any(rules))
+                then consumption_wh
+        end as wh,
+        consumption_wh,
+        starts_at,
+        ends_at
+    from classified
+    where half_hours = 1
+
+    union all
+
+    select
+        classified.register_id,
+        classified.direction,
+        classified.from_at,
+        classified.from_at + make_interval(mins => 30 * steps.step) as half_hour_at,
+        steps.step + 1 as position,
+        classified.half_hours,
+        classified.quality,
+        classified.rules,
+        null::numeric as wh,
+        classified.consumption_wh,
+        classified.starts_at,
+        classified.ends_at
+    from classified
+    cross join lateral generate_series(0, classified.half_hours - 1) as steps (step)
+    where
+        classified.half_hours > 1
+        -- Only the half-hours in the window, and the whole of an estimated gap (its shares
+        -- depend on every half-hour of it).
+        and (
+            classified.quality = 'estimated'
+            or classified.from_at + make_interval(mins => 30 * steps.step) >= classified.starts_at
+        )
+
+),
+
+-- The register's own actual half-hours at the same UK time of day on recent days: the shape
+-- an estimated gap takes.
+{% if is_incremental() -%}
+profile as (
+
+    select
+        gaps.register_id,
+        gaps.direction,
+        gaps.half_hour_at,
+        avg(
+            case when gaps.direction = 'import' then built.import_kwh else built.export_kwh end
+        ) as kwh
+    from half_hours as gaps
+    cross join generate_series(1, {{ var('energy_profile_days') }}) as days_back
+    inner join {{ this }} as built
+        on
+        gaps.register_id = built.register_id
+        and built."timestamp" = (
+            gaps.half_hour_at at time zone 'Europe/London' - make_interval(days => days_back)
+        ) at time zone 'Europe/London'
+    where
+        gaps.quality = 'estimated'
+        and case
+            when gaps.direction = 'import' then built.quality else built.export_quality
+        end = 'actual'
+    group by gaps.register_id, gaps.direction, gaps.half_hour_at
+
+),
+{%- else %}
+profile as (
+
+    select
+        null::uuid as register_id,
+        null::text as direction,
+        null::timestamptz as half_hour_at,
+        null::numeric as kwh
+    where false
+
+),
+{%- endif %}
+
+weighted as (
+
+    select
+        half_hours.*,
+        coalesce(profile.kwh, 0) as weight
+    from half_hours
+    left join profile
+        on
+        half_hours.register_id = profile.register_id
+        and half_hours.direction = profile.direction
+        and half_hours.half_hour_at = profile.half_hour_at
+    where half_hours.quality = 'estimated'
+
+),
+
+-- Shares of the gap's consumption: cumulative shares rounded to the Wh, then differenced, so
+-- that the half-hours add up to the difference of the reads exactly.
+estimated as (
+
+    select
+        register_id,
+        direction,
+        half_hour_at,
+        quality,
+        rules,
+        cumulative_wh - coalesce(lag(cumulative_wh) over by_gap, 0) as wh,
+        starts_at,
+        ends_at
+    from (
+        select
+            *,
+            round(
+                consumption_wh * case
+                    when sum(weight) over whole_gap > 0
+                        then sum(weight) over gap_so_far / sum(weight) over whole_gap
+                    else position::numeric / half_hours
+                end
+            ) as cumulative_wh
+        from weighted
+        window
+            whole_gap as (partition by register_id, direction, from_at),
+            gap_so_far as (
+                partition by register_id, direction, from_at order by half_hour_at
+                rows between unbounded preceding and current row
+            )
+    ) as shares
+    window by_gap as (partition by register_id, direction, from_at order by half_hour_at)
+
+),
+
+channels as (
+
+    select register_id, direction, half_hour_at, quality, rules, wh, starts_at, ends_at
+    from half_hours
+    where quality <> 'estimated'
+
+    union all
+
+    select register_id, direction, half_hour_at, quality, rules, wh, starts_at, ends_at
+    from estimated
+
+),
+
+-- Reads off the half-hour grid are left out of the spans; the half-hour they fall in is
+-- suspect (the meter recorded at a time it should not have).
+off_grid as (
+
+    select distinct
+        register_id,
+        direction,
+        {{ floor_half_hour('read_at') }} as half_hour_at
+    from reads
+    where {{ rule_off_grid('read_at') }}
+
+),
+
+checked as (
+
+    select
+        channels.register_id,
+        channels.direction,
+        channels.half_hour_at,
+        channels.wh,
+        case
+            when off_grid.register_id is not null and channels.quality in ('actual', 'estimated')
+                then 'suspect'
+            else channels.quality
+        end as quality,
+        case
+            when off_grid.register_id is not null
+                then array_append(channels.rules, 'off_grid_timestamp')
+            else channels.rules
+        end as rules
+    from channels
+    left join off_grid
+        on
+        channels.register_id = off_grid.register_id
+        and channels.direction = off_grid.direction
+        and channels.half_hour_at = off_grid.half_hour_at
+    where
+        channels.half_hour_at >= channels.starts_at
+        and channels.half_hour_at < channels.ends_at
+
+)
+
+select
+    imports.register_id,
+    registers.meter_id,
+    registers.element,
+    imports.half_hour_at as "timestamp",
+    round(imports.wh / 1000.0, 3) as import_kwh,
+    round(exports.wh / 1000.0, 3) as export_kwh,
+    imports.quality,
+    exports.quality as export_quality,
+    imports.rules,
+    exports.rules as export_rules
+from checked as imports
+inner join checked as exports
+    on
+    imports.register_id = exports.register_id
+    and imports.half_hour_at = exports.half_hour_at
+    and exports.direction = 'export'
+inner join registers on imports.register_id = registers.register_id
+where imports.direction = 'import'
