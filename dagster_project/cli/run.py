@@ -186,6 +186,7 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
                     ("flows_pipeline", None, all_buckets_tags(sync_partitions(buckets)))
                 ]
                 jobs += [("daily_logs", key, {}) for key in log_partitions(datetime.now(UTC))]
+                jobs += [("energy_marts", None, {})]
                 for job_name, partition, tags in jobs:
                     say(f"  {JOB_PROGRESS[job_name]}{f' for {partition}' if partition else ''} ...")
                     started = time.monotonic()
@@ -206,6 +207,9 @@ def _run_pipeline(options: RunOptions, target: DatabaseTarget) -> RunReport:
                     evaluations += result.get_asset_check_evaluations()
                     landed = landed.add(result)
         report = read_report(target, run_ids, registry_source, landed)
+    # A check that ran in more than one job (the energy checks: with the pipeline's build and
+    # after the logs) is judged by its last evaluation.
+    evaluations = list({(e.asset_key, e.check_name): e for e in evaluations}.values())
     return replace(
         report,
         log_file=log_file,
@@ -223,6 +227,7 @@ JOB_PROGRESS = {
     "flows_pipeline": "loading the registry, reading every meter, pushing tariffs and tokens, "
     "building and testing the marts",
     "daily_logs": "downloading the profile and event logs",
+    "energy_marts": "building the half-hourly energy marts from the logs",
 }
 
 
@@ -504,6 +509,8 @@ def report_text(report: RunReport, ui: str) -> str:
             f"  logs:            {report.profile_records} half-hourly import and "
             f"{report.export_records} export records, "
             f"{report.events} events landed (yesterday's and today's UTC days)",
+            f"  energy:          {report.energy_day}: {report.energy_import_kwh:.1f} kWh imported, "
+            f"{report.energy_known_share:.1%} of half-hours known (flows.meter_consumption_daily)",
             f"  tariff pushes:   {_outcomes(report.tariff_pushes)} (flows.tariff_changes)",
             f"  top-up tokens:   {_outcomes(report.token_sends)} (flows_raw.topup_log)",
             f"  checks:          {report.checks_passed} passed, "

@@ -4,9 +4,13 @@ and the marts' counts as the run left them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import psycopg
 
+from dagster_project.domain.energy_health import uk_yesterday
+from dagster_project.warehouse.energy_health import day_completeness
 from dagster_project.warehouse.sync_verdicts import held_back
 
 
@@ -25,6 +29,10 @@ class RunFigures:
     #: Syncs the marts leave out (of any run): awaiting the raw checks' verdict, or failed it.
     syncs_awaiting: int = 0
     syncs_failed: int = 0
+    #: Yesterday (UK day): the fleet's import, and the share of its half-hours known.
+    energy_day: date | None = None
+    energy_import_kwh: Decimal = Decimal(0)
+    energy_known_share: float = 0.0
 
 
 def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
@@ -57,6 +65,11 @@ def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
         for table in ("tariff_push_log", "topup_log")
     )
     awaiting, failed = held_back(conn)
+    energy_day = uk_yesterday(datetime.now(UTC))
+    imported = conn.execute(
+        "select coalesce(sum(import_kwh), 0) from flows.meter_consumption_daily where date = %s",
+        (energy_day,),
+    ).fetchone()
     registry_rows, rejected_rows, meters_ok, meters_failed, meters_skipped, low, offline = row
     return RunFigures(
         registry_rows=registry_rows,
@@ -70,4 +83,7 @@ def run_figures(conn: psycopg.Connection, run_ids: list[str]) -> RunFigures:
         token_sends=sends,
         syncs_awaiting=awaiting,
         syncs_failed=failed,
+        energy_day=energy_day,
+        energy_import_kwh=imported[0] if imported else Decimal(0),
+        energy_known_share=day_completeness(conn, energy_day).share,
     )

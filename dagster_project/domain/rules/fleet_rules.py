@@ -47,6 +47,12 @@ class Thresholds:
     top_up_match_minutes: int = _doc(
         60, "Slack around a balance rise within which a top-up event explains it."
     )
+    completeness_warn_share: float = _doc(
+        0.98, "Share of yesterday's half-hours known (actual or estimated) under which it warns."
+    )
+    completeness_error_share: float = _doc(
+        0.90, "Share of yesterday's half-hours known under which it is an error."
+    )
 
 
 @dataclass(frozen=True)
