@@ -1,0 +1,275 @@
+"""Half-hourly energy end to end: simulated meters' profile logs downloaded by the daily-logs
+assets into a database of their own, then the energy marts built by dbt. The two UK clock-change
+days, a gap estimated and then replaced by the late actuals, without a full refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from dagster import materialize
+from psycopg import sql
+
+from dagster_project.defs.meter_logs.assets import profile_log_1, profile_log_2
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.domain.registry import parse_registry_csv
+from dagster_project.domain.rules import energy_rules
+from dagster_project.simulator import FleetConfig
+from dagster_project.warehouse import connection, energy_health
+from dagster_project.warehouse.connection import scratch_database
+from dagster_project.warehouse.raw_tables import ensure_raw_tables
+from dagster_project.warehouse.registry_store import replace_registry
+from tests.support.dbt_cli import run_dbt
+from tests.support.fleet_thread import FleetThread
+from tests.support.settings import current_settings, embedded_server
+from tests.support.simulated import QUICK_EMOP
+
+ENERGY = ("--select", "+meter_consumption_daily", "+register_completeness_daily")
+
+
+@pytest.fixture
+def energy_database(database_url: str) -> Iterator[str]:
+    """A database of its own: the energy build's state must see only this test's logs."""
+    server_url = current_settings().database_url or embedded_server().start()
+    with scratch_database(server_url, "flows_energy") as url:
+        yield url
+
+
+def serve(sim_origin: datetime, history_days: int) -> FleetThread:
+    # Frozen: the meters' logs stay as they were at sim_origin, so every download agrees.
+    return FleetThread(
+        FleetConfig(
+            meters=4,
+            seed=77,
+            sim_origin=sim_origin,
+            freeze_model=True,
+            history_days=history_days,
+            port=0,
+        )
+    )
+
+
+def elements(meter) -> tuple[str, ...]:
+    return ("A", "B") if meter.spec.twin_element else ("SINGLE",)
+
+
+def load_registry(url: str, fleet, tmp_path: Path) -> None:
+    path = tmp_path / "registry.csv"
+    fleet.write_registry_csv(path)
+    parsed = parse_registry_csv(path.read_text().splitlines(keepends=True))
+    with connection.connect(url) as conn:
+        ensure_raw_tables(conn)
+        replace_registry(conn, parsed.meters, [], "registry.csv", datetime.now(UTC))
+
+
+def download(url: str, *days: str) -> None:
+    resources = {"warehouse": WarehouseResource(database_url=url), "emop": QUICK_EMOP}
+    for day in days:
+        for log in (profile_log_1, profile_log_2):
+            assert materialize([log], resources=resources, partition_key=day).success
+
+
+def build(url: str) -> None:
+    # No load commits while these builds run: no margin to re-read the rows of the last one.
+    result = run_dbt(url, "run", *ENERGY, "--vars", "{energy_reread_minutes: 0}")
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def completeness(db: psycopg.Connection, day: date) -> list[tuple]:
+    return db.execute(
+        "select serial, element, half_hours_expected, half_hours_actual, half_hours_estimated, "
+        "half_hours_missing, half_hours_suspect from flows.register_completeness_daily "
+        "where date = %s order by serial, element",
+        (day,),
+    ).fetchall()
+
+
+def uk_day_import(db: psycopg.Connection, serial: str, element: str, day: date) -> Decimal:
+    """The UK day's import as the difference of the register's reads at its ends, kWh."""
+    column = sql.Identifier("import_b_wh" if element == "B" else "import_a_wh")
+    start, end = db.execute(
+        "select (%(day)s::timestamp at time zone 'Europe/London'), "
+        "((%(day)s::date + 1)::timestamp at time zone 'Europe/London')",
+        {"day": day},
+    ).fetchone()
+    reads = dict(
+        db.execute(
+            sql.SQL(
+                "select record_timestamp, {} from flows_raw.profile_log_1 "
+                "where serial = %s and record_timestamp = any(%s)"
+            ).format(column),
+            (serial, [start, end]),
+        ).fetchall()
+    )
+    return Decimal(reads[end] - reads[start]) / 1000
+
+
+def day_sum(db: psycopg.Connection, serial: str, element: str, day: date) -> Decimal:
+    (total,) = db.execute(
+        "select sum(daily.import_kwh) from flows.register_interval_daily as daily "
+        "join flows.meter_registry as registry on registry.id = daily.meter_id "
+        "where registry.serial = %s and daily.element = %s and daily.date = %s",
+        (serial, element, day),
+    ).fetchone()
+    return total
+
+
+@pytest.mark.parametrize(
+    ("uk_day", "half_hours", "sim_origin", "downloads"),
+    [
+        # The clocks go forward at 01:00 UTC: the UK day is 00:00-23:00 UTC.
+        (date(2026, 3, 29), 46, datetime(2026, 3, 30, 3, tzinfo=UTC), ("2026-03-29",)),
+        # The clocks go back at 01:00 UTC: the UK day is 23:00 UTC the day before to 24:00.
+        (
+            date(2026, 10, 25),
+            50,
+            datetime(2026, 10, 27, 3, tzinfo=UTC),
+            ("2026-10-24", "2026-10-25"),
+        ),
+    ],
+    ids=["spring-46", "autumn-50"],
+)
+def test_a_clock_change_day_has_its_own_number_of_half_hours(
+    energy_database, tmp_path, uk_day, half_hours, sim_origin, downloads
+) -> None:
+    with serve(sim_origin, history_days=4) as fleet:
+        load_registry(energy_database, fleet, tmp_path)
+        download(energy_database, *downloads)
+    build(energy_database)
+    with connection.connect(energy_database, autocommit=True) as db:
+        rows = completeness(db, uk_day)
+        registers = {(m.serial, e) for m in fleet.meters for e in elements(m)}
+        assert {(serial, element) for serial, element, *_ in rows} == registers
+        for serial, element, expected, actual, estimated, missing, suspect in rows:
+            assert (expected, actual, estimated, missing, suspect) == (
+                half_hours,
+                half_hours,
+                0,
+                0,
+                0,
+            )
+            # The half-hours add up to the register's movement over the UK day, to the Wh.
+            assert day_sum(db, serial, element, uk_day) == uk_day_import(
+                db, serial, element, uk_day
+            )
+        hh = db.execute(
+            "select count(*) from flows.register_interval_hh as intervals "
+            "where (intervals.\"timestamp\" at time zone 'Europe/London')::date = %s",
+            (uk_day,),
+        ).fetchone()[0]
+        assert hh == half_hours * len(registers)
+
+
+def intervals(db: psycopg.Connection, serial: str, day: date) -> list[tuple]:
+    return db.execute(
+        'select intervals.element, intervals."timestamp", intervals.import_kwh, '
+        "intervals.quality from flows.register_interval_hh as intervals "
+        "join flows.meter_registry as registry on registry.id = intervals.meter_id "
+        "where registry.serial = %s "
+        "and (intervals.\"timestamp\" at time zone 'Europe/London')::date = %s "
+        'order by intervals.element, intervals."timestamp"',
+        (serial, day),
+    ).fetchall()
+
+
+def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
+    energy_database, tmp_path
+) -> None:
+    day = date(2026, 11, 10)
+    thread = serve(datetime(2026, 11, 12, 3, tzinfo=UTC), history_days=3)
+    with thread as fleet:
+        load_registry(energy_database, fleet, tmp_path)
+        download(energy_database, "2026-11-09")
+        # Meter 0 is out of reach while the 10th is downloaded, back for the 11th.
+        thread.call(fleet.set_fault(0, "offline"))
+        download(energy_database, "2026-11-10")
+        thread.call(fleet.set_fault(0, None))
+        download(energy_database, "2026-11-11")
+        build(energy_database)
+
+        serial = fleet.meters[0].serial
+        with connection.connect(energy_database, autocommit=True) as db:
+            # A whole day between two good reads (00:00 of the 10th, closing the 9th, and
+            # 00:00 of the 11th): 48 half-hours, within the estimation limit.
+            gap = intervals(db, serial, day)
+            assert {quality for *_, quality in gap} == {"estimated"}
+            assert len(gap) == 48 * len(elements(fleet.meters[0]))
+            for element in elements(fleet.meters[0]):
+                estimated = sum(kwh for e, _, kwh, _ in gap if e == element)
+                assert estimated == uk_day_import(db, serial, element, day)  # to the Wh
+            others = [m for m in fleet.meters[1:] if m.fault is None]
+            assert all({q for *_, q in intervals(db, m.serial, day)} == {"actual"} for m in others)
+            built_before = db.execute(
+                'select count(*) from flows.register_interval_hh where "timestamp" < %s',
+                (datetime(2026, 11, 9, 23, tzinfo=UTC),),
+            ).fetchone()[0]
+
+        # The day is downloaded again once the meter answers: its actuals replace the estimates.
+        download(energy_database, "2026-11-10")
+    build(energy_database)
+    with connection.connect(energy_database, autocommit=True) as db:
+        late = intervals(db, serial, day)
+        assert {quality for *_, quality in late} == {"actual"}
+        assert [(e, t) for e, t, *_ in late] == [(e, t) for e, t, *_ in gap]
+        for element in elements(fleet.meters[0]):
+            assert sum(kwh for e, _, kwh, _ in late if e == element) == uk_day_import(
+                db, serial, element, day
+            )
+        assert db.execute(
+            "select count(*) from flows.register_interval_hh where quality = 'estimated'"
+        ).fetchone() == (0,)
+        # Incremental: the rebuild started at the read before the late day, not at the start.
+        (starts,) = db.execute(
+            "select min(starts_at) from flows_staging.int_energy_windows"
+        ).fetchone()
+        assert starts >= datetime(2026, 11, 9, 23, 30, tzinfo=UTC)
+        assert (
+            db.execute(
+                'select count(*) from flows.register_interval_hh where "timestamp" < %s',
+                (datetime(2026, 11, 9, 23, tzinfo=UTC),),
+            ).fetchone()[0]
+            == built_before
+        )
+        # Every half-hour once.
+        assert db.execute(
+            'select count(*) = count(distinct (register_id, "timestamp")) '
+            "from flows.register_interval_hh"
+        ).fetchone() == (True,)
+
+
+def test_a_register_going_backwards_is_an_error_naming_the_meter_and_half_hour(
+    energy_database, tmp_path
+) -> None:
+    day = date(2026, 11, 10)
+    with serve(datetime(2026, 11, 11, 3, tzinfo=UTC), history_days=2) as fleet:
+        load_registry(energy_database, fleet, tmp_path)
+        download(energy_database, day.isoformat())
+    build(energy_database)
+    serial = fleet.meters[1].serial
+    bad_read = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    with connection.connect(energy_database, autocommit=True) as db:
+        assert energy_health.day_completeness(db, day).share == 1.0
+        # A read lands again, lower than the one before it (a corrupt record, or a meter
+        # exchanged without the registry knowing).
+        db.execute(
+            "update flows_raw.profile_log_1 set import_a_wh = import_a_wh - 5000, "
+            "loaded_at = now() where serial = %s and record_timestamp = %s",
+            (serial, bad_read),
+        )
+    build(energy_database)
+    with connection.connect(energy_database, autocommit=True) as db:
+        since = datetime(2026, 11, 10, tzinfo=UTC)
+        flagged = energy_health.flagged_half_hours(db, since, "negative_consumption")
+        assert {(f.serial, f.half_hour) for f in flagged} == {
+            (serial, bad_read - timedelta(minutes=30))
+        }
+        assert all(f.import_kwh is None for f in flagged)
+        verdict = energy_rules.judge_negative_consumption(flagged)
+        assert not verdict.passed and verdict.severity == "ERROR" and serial in verdict.summary
+        # The day counts that half-hour as suspect, not as consumption.
+        suspect = {(row[0], row[1]): row[-1] for row in completeness(db, day)}
+        assert suspect[(serial, elements(fleet.meters[1])[0])] == 1
