@@ -62,13 +62,13 @@ sync_reads as (
 
 )
 
-select register_id, meter_id, "timestamp", round(wh / 1000.0, 3) as read, 'profile_log' as source
+select register_id, meter_id, "timestamp", round(wh / 1000.0, 3)::numeric(14, 3) as read, 'profile_log' as source
 from profile_reads
 where wh is not null
 
 union all
 
-select register_id, meter_id, "timestamp", round(wh / 1000.0, 3) as read, 'sync' as source
+select register_id, meter_id, "timestamp", round(wh / 1000.0, 3)::numeric(14, 3) as read, 'sync' as source
 from sync_reads
 where
     wh is not null

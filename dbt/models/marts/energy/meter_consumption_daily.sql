@@ -50,16 +50,20 @@ select
     days.meter_id,
     registry.serial,
     days.date,
-    days.import_kwh,
-    days.import_a_kwh,
-    days.import_b_kwh,
-    days.export_kwh,
-    days.export_a_kwh,
-    days.export_b_kwh,
-    round(days.half_hours_actual::numeric / days.half_hours_expected, 4) as actual_share,
-    round(days.half_hours_estimated::numeric / days.half_hours_expected, 4) as estimated_share,
-    round(days.half_hours_missing::numeric / days.half_hours_expected, 4) as missing_share,
-    round(days.half_hours_suspect::numeric / days.half_hours_expected, 4) as suspect_share
+    days.import_kwh::numeric(14, 3) as import_kwh,
+    days.import_a_kwh::numeric(14, 3) as import_a_kwh,
+    days.import_b_kwh::numeric(14, 3) as import_b_kwh,
+    days.export_kwh::numeric(14, 3) as export_kwh,
+    days.export_a_kwh::numeric(14, 3) as export_a_kwh,
+    days.export_b_kwh::numeric(14, 3) as export_b_kwh,
+    round(days.half_hours_actual::numeric / days.half_hours_expected, 4)::numeric(5, 4)
+        as actual_share,
+    round(days.half_hours_estimated::numeric / days.half_hours_expected, 4)::numeric(5, 4)
+        as estimated_share,
+    round(days.half_hours_missing::numeric / days.half_hours_expected, 4)::numeric(5, 4)
+        as missing_share,
+    round(days.half_hours_suspect::numeric / days.half_hours_expected, 4)::numeric(5, 4)
+        as suspect_share
 from days
 inner join {{ ref('stg_flows_raw__meter_registry') }} as registry
     on days.meter_id = registry.meter_id

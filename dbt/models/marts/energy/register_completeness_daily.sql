@@ -16,6 +16,6 @@ select
         (daily.half_hours_actual + daily.half_hours_estimated)::numeric
         / daily.half_hours_expected,
         4
-    ) as completeness
+    )::numeric(5, 4) as completeness
 from {{ ref('register_interval_daily') }} as daily
 inner join {{ ref('meter_registry') }} as registry on daily.meter_id = registry.id
