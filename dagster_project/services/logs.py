@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from dagster_project.domain.fleet_sync import RegisteredMeter, esco_of
+from dagster_project.domain.profile_log import distinct_records
 from dagster_project.domain.progress import Progress
 from dagster_project.emop import runner
 from dagster_project.emop.client import PROFILE_INTERVAL, ClientSettings, EmopClient
@@ -93,9 +94,12 @@ def read_logs(
 
 def profile_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime) -> list[tuple]:
     return [
-        (meter.id, r.timestamp, meter.serial, r.status, r.import_a_wh, r.import_b_wh, loaded_at)
-        for r in records
-    ]
+        (
+            meter.id, d.record.timestamp, meter.serial, d.record.status,
+            d.record.import_a_wh, d.record.import_b_wh, d.conflicting, loaded_at,
+        )
+        for d in distinct_records(records)
+    ]  # fmt: skip
 
 
 def profile_2_rows(meter: RegisteredMeter, records: list[Any], loaded_at: datetime) -> list[tuple]:
@@ -105,9 +109,10 @@ def profile_2_rows(meter: RegisteredMeter, records: list[Any], loaded_at: dateti
             r.active_export_a_wh, r.reactive_import_a_varh, r.reactive_export_a_varh,
             r.voltage_raw,
             r.active_export_b_wh, r.reactive_import_b_varh, r.reactive_export_b_varh,
-            loaded_at,
+            d.conflicting, loaded_at,
         )
-        for r in records
+        for d in distinct_records(records)
+        for r in [d.record]
     ]  # fmt: skip
 
 

@@ -244,6 +244,9 @@ PROFILE_LOG_1 = RawTable(
         "status int4!",
         "import_a_wh int8",
         "import_b_wh int8",
+        # The meter sent this timestamp more than once, saying different things: the first is
+        # kept. Added after the first release, so nullable (null: not known, as false).
+        "conflicting_duplicate bool",
         "loaded_at timestamptz!",
     ),
     ("primary key (meter_id, record_timestamp)",),
@@ -266,6 +269,7 @@ PROFILE_LOG_2 = RawTable(
         "export_b_wh int8",
         "reactive_import_b_varh int8",
         "reactive_export_b_varh int8",
+        "conflicting_duplicate bool",
         "loaded_at timestamptz!",
     ),
     ("primary key (meter_id, record_timestamp)",),

@@ -71,6 +71,12 @@
 {%- endmacro %}
 
 
+{#- A bounding read the meter sent more than once with different values (the first is kept). -#}
+{% macro rule_duplicate_timestamp(is_duplicate) -%}
+    coalesce({{ is_duplicate }}, false)
+{%- endmacro %}
+
+
 {#- A read whose timestamp is not on the half-hour grid (:00 or :30, whole seconds). -#}
 {% macro rule_off_grid(timestamp) -%}
     (extract(epoch from {{ timestamp }}) % 1800 <> 0)

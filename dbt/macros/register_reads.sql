@@ -14,8 +14,10 @@ with
 
 registers as (
 
+    -- A register the meter no longer has (replaced) would take its successor's reads.
     select register_id, meter_id, element, direction_reversed
     from {{ ref('meter_registers') }}
+    where status = 'enabled'
 
 ),
 

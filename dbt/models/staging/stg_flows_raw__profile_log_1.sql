@@ -10,6 +10,8 @@ select
     status,
     -- Status bit 0: the meter reset its log or registers at this record.
     (status & 1) = 1 as is_reset,
+    -- The meter sent this timestamp again with other values (the first is kept).
+    coalesce(conflicting_duplicate, false) as is_conflicting_duplicate,
     import_a_wh,
     import_b_wh,
 

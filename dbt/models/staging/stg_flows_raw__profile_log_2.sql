@@ -8,6 +8,7 @@ select
     record_timestamp,
     status,
     (status & 1) = 1 as is_reset,
+    coalesce(conflicting_duplicate, false) as is_conflicting_duplicate,
     export_a_wh,
     export_b_wh,
     reactive_import_a_varh,

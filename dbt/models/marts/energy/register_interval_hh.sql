@@ -49,6 +49,7 @@ log_1 as (
         log_1.meter_id,
         log_1.record_timestamp,
         log_1.is_reset,
+        log_1.is_conflicting_duplicate,
         log_1.import_a_wh as a_wh,
         log_1.import_b_wh as b_wh
     from {{ ref('stg_flows_raw__profile_log_1') }} as log_1
@@ -67,6 +68,7 @@ log_2 as (
         log_2.meter_id,
         log_2.record_timestamp,
         log_2.is_reset,
+        log_2.is_conflicting_duplicate,
         log_2.export_a_wh as a_wh,
         log_2.export_b_wh as b_wh
     from {{ ref('stg_flows_raw__profile_log_2') }} as log_2
@@ -88,7 +90,8 @@ reads as (
         case when registers.direction_reversed then 'export' else 'import' end as direction,
         log_1.record_timestamp as read_at,
         case when registers.element = 'B' then log_1.b_wh else log_1.a_wh end as wh,
-        log_1.is_reset
+        log_1.is_reset,
+        log_1.is_conflicting_duplicate
     from log_1
     inner join registers on log_1.meter_id = registers.meter_id
 
@@ -99,7 +102,8 @@ reads as (
         case when registers.direction_reversed then 'import' else 'export' end as direction,
         log_2.record_timestamp as read_at,
         case when registers.element = 'B' then log_2.b_wh else log_2.a_wh end as wh,
-        log_2.is_reset
+        log_2.is_reset,
+        log_2.is_conflicting_duplicate
     from log_2
     inner join registers on log_2.meter_id = registers.meter_id
 
@@ -110,7 +114,7 @@ reads as (
 -- where a real read has the same instant.
 bounded as (
 
-    select register_id, direction, read_at, 1 as bound_order, wh, is_reset
+    select register_id, direction, read_at, 1 as bound_order, wh, is_reset, is_conflicting_duplicate
     from reads
     where not {{ rule_off_grid('read_at') }}
 
@@ -122,7 +126,8 @@ bounded as (
         bounds.read_at,
         bounds.bound_order,
         null::bigint as wh,
-        false as is_reset
+        false as is_reset,
+        false as is_conflicting_duplicate
     from registers
     cross join (values ('import'), ('export')) as directions (direction)
     cross join lateral (
@@ -140,7 +145,10 @@ spans as (
         read_at as to_at,
         lag(wh) over by_register as from_wh,
         wh as to_wh,
-        is_reset as to_is_reset
+        is_reset as to_is_reset,
+        -- A read the meter sent twice, differently, leaves both half-hours around it in doubt.
+        is_conflicting_duplicate or lag(is_conflicting_duplicate) over by_register
+            as is_duplicate
     from bounded
     window by_register as (partition by register_id, direction order by read_at, bound_order)
 
@@ -198,6 +206,7 @@ judged as (
         coalesce({{ rule_negative_consumption('delta_wh', 'half_hours', 'hardware') }}, false)
             as is_negative_consumption,
         coalesce({{ rule_rollover('delta_wh', 'half_hours', 'hardware') }}, false) as is_rollover,
+        {{ rule_duplicate_timestamp('is_duplicate') }} as is_duplicate_timestamp,
         exists(
             select 1 as found
             from drifted
@@ -229,7 +238,8 @@ classified as (
                 when {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
                     then 'over_supply_limit'
             end,
-            case when is_clock_drift then 'clock_drift' end
+            case when is_clock_drift then 'clock_drift' end,
+            case when is_duplicate_timestamp then 'duplicate_timestamp' end
         ], null) as rules,
         case
             when is_missing_read or is_gap_too_long then 'missing'
@@ -237,6 +247,7 @@ classified as (
                 is_register_reset
                 or is_negative_consumption
                 or is_clock_drift
+                or is_duplicate_timestamp
                 or {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
                 then 'suspect'
             when half_hours = 1 then 'actual'
