@@ -237,10 +237,10 @@ def day_rows(
             if skipped(n, k):
                 continue
             a = import_a(n, k)
-            log_1.append((meter.id, at, meter.serial, 0, a, import_b(n, k), loaded_at))
+            log_1.append((meter.id, at, meter.serial, 0, a, import_b(n, k), False, loaded_at))
             log_2.append(
                 (meter.id, at, meter.serial, 0, export_a(n, k), a // 10, 0,
-                 2300 + (k + n) % 100, 0, import_b(n, k) // 10, 0, loaded_at)
+                 2300 + (k + n) % 100, 0, import_b(n, k) // 10, 0, False, loaded_at)
             )  # fmt: skip
     return log_1, log_2
 
@@ -270,7 +270,7 @@ def history_insert(table: RawTable) -> sql.Composed:
     columns = sql.SQL(", ").join(map(sql.Identifier, table.column_names))
     return sql.SQL(
         """insert into {table} ({columns})
-        select meter_id, at, serial, {values}, %(loaded_at)s
+        select meter_id, at, serial, {values}, false, %(loaded_at)s
         from bench.meters
         cross join generate_series(%(first)s::timestamptz, %(last)s, interval '30 minutes') as at
         cross join lateral (
@@ -301,6 +301,15 @@ def load_history(conn: psycopg.Connection, days: Sequence[date]) -> int:
                   "loaded_at": day_start(day) + LOADED_AFTER_DAY}  # fmt: skip
         for table in (PROFILE_LOG_1, PROFILE_LOG_2):
             rows += conn.execute(history_insert(table), params).rowcount
+            # The load's entry in the ledger, as the project's loader writes it.
+            conn.execute(
+                "insert into flows_raw.profile_log_loads (load_id, log, window_start, window_end, "
+                "meter_ids, first_record_at, last_record_at, row_count, loaded_at) "
+                "select %(load_id)s, %(log)s, %(first)s, "
+                "%(last)s::timestamptz + interval '30 minutes', "
+                "array(select meter_id from bench.meters), %(first)s, %(last)s, 0, %(loaded_at)s",
+                {**params, "load_id": uuid.uuid4(), "log": table.name},
+            )
         log(f"    history day {number}/{len(days)} ({day}) landed, {rows // 2:,} rows per log")
     return rows // 2
 
@@ -351,8 +360,7 @@ def load_day(
 ) -> list[LoadResult]:
     """One day's download through the project's loader, each log timed against a bare COPY."""
     log(f"    generating {day} in Python ...")
-    # Loaded the morning after, like the history: the build re-reads rows loaded within
-    # energy_reread_minutes of its last run, so the days' loads must be a day apart here too.
+    # Loaded the morning after, like the history.
     log_1, log_2 = day_rows(meters, day, day_start(day) + LOADED_AFTER_DAY)
     meter_ids = [meter.id for meter in meters]
     window = day_window(day)

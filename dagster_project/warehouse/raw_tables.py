@@ -276,6 +276,26 @@ PROFILE_LOG_2 = RawTable(
     partition_by="record_timestamp",
 )
 
+# One row per load of a day of profile log (log 1 or 2), committed with the rows it landed: the
+# energy build reads the loads it has not built yet, so a load is built exactly once whatever
+# order loads commit in, and the build never searches the logs for what is new.
+PROFILE_LOG_LOADS = RawTable(
+    "profile_log_loads",
+    _columns(
+        "load_id uuid!",
+        "log text!",
+        "window_start timestamptz!",
+        "window_end timestamptz!",
+        # The meters whose rows in the window were replaced (those read); the others kept theirs.
+        "meter_ids uuid[]!",
+        "first_record_at timestamptz",
+        "last_record_at timestamptz",
+        "row_count int8!",
+        "loaded_at timestamptz!",
+    ),
+    ("primary key (load_id)", "check (log in ('profile_log_1', 'profile_log_2'))"),
+)
+
 METER_EVENT_LOG = RawTable(
     "meter_event_log",
     _columns(
@@ -427,6 +447,7 @@ RAW_TABLES: tuple[RawTable, ...] = (
     METER_SYNC_VERDICTS,
     PROFILE_LOG_1,
     PROFILE_LOG_2,
+    PROFILE_LOG_LOADS,
     METER_EVENT_LOG,
     TARIFF_CHANGE_REQUESTS,
     TARIFF_CHANGE_REQUEST_METERS,
@@ -458,12 +479,6 @@ _INDEXES = (
     "on flows_raw.profile_log_1 using brin (record_timestamp)",
     "create index if not exists profile_log_2_timestamp_brin "
     "on flows_raw.profile_log_2 using brin (record_timestamp)",
-    # The energy build finds the rows landed since it last ran; rows are appended in load
-    # order, so a BRIN index finds them without reading the history.
-    "create index if not exists profile_log_1_loaded_brin "
-    "on flows_raw.profile_log_1 using brin (loaded_at)",
-    "create index if not exists profile_log_2_loaded_brin "
-    "on flows_raw.profile_log_2 using brin (loaded_at)",
 )
 
 

@@ -18,6 +18,7 @@ from dagster_project.warehouse.raw_tables import (
     METER_SYNCS,
     PROFILE_LOG_1,
     PROFILE_LOG_2,
+    PROFILE_LOG_LOADS,
     RAW_SCHEMA,
     RawTable,
     copy_rows,
@@ -133,13 +134,41 @@ def _replace_day(
     return replace_window(conn, table, rows, where, (list(meter_ids), *window))
 
 
+def _replace_profile_day(
+    conn: psycopg.Connection,
+    table: RawTable,
+    window: tuple[datetime, datetime],
+    meter_ids: Sequence[uuid.UUID],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """The day's rows, and the load's entry in the ledger the energy build reads, in one
+    transaction."""
+    rows = list(rows)
+    position = table.column_names.index("record_timestamp")
+    timestamps = [row[position] for row in rows]
+    with conn.transaction():
+        count = _replace_day(conn, table, "record_timestamp", window, meter_ids, rows)
+        conn.execute(
+            sql.SQL(
+                "insert into {} (load_id, log, window_start, window_end, meter_ids, "
+                "first_record_at, last_record_at, row_count, loaded_at) "
+                "values (%s, %s, %s, %s, %s, %s, %s, %s, now())"
+            ).format(PROFILE_LOG_LOADS.identifier),
+            (
+                uuid.uuid4(), table.name, *window, list(meter_ids),
+                min(timestamps, default=None), max(timestamps, default=None), count,
+            ),
+        )  # fmt: skip
+    return count
+
+
 def load_profile_log_1(
     conn: psycopg.Connection,
     window: tuple[datetime, datetime],
     meter_ids: Sequence[uuid.UUID],
     rows: Iterable[Sequence[Any]],
 ) -> int:
-    return _replace_day(conn, PROFILE_LOG_1, "record_timestamp", window, meter_ids, rows)
+    return _replace_profile_day(conn, PROFILE_LOG_1, window, meter_ids, rows)
 
 
 def load_profile_log_2(
@@ -148,7 +177,7 @@ def load_profile_log_2(
     meter_ids: Sequence[uuid.UUID],
     rows: Iterable[Sequence[Any]],
 ) -> int:
-    return _replace_day(conn, PROFILE_LOG_2, "record_timestamp", window, meter_ids, rows)
+    return _replace_profile_day(conn, PROFILE_LOG_2, window, meter_ids, rows)
 
 
 def load_event_log(

@@ -2,20 +2,26 @@
     How the half-hourly energy is built incrementally.
 
     flows_staging.energy_build_state holds, per meter, the first read seen and how far its
-    half-hours are built (built_through: every half-hour before it has a row). Each build
-    (int_energy_windows) finds the profile-log rows landed since the last build (loaded_at past
-    the watermark kept in history_watermarks, less a re-read margin for loads still committing)
-    and gives each meter a window [starts_at, ends_at) to rebuild:
+    half-hours are built (built_through: every half-hour before it has a row), and
+    flows_staging.energy_loads_built the profile-log loads (flows_raw.profile_log_loads, one
+    per day of a log landed, committed with its rows) already built. Each build takes the loads
+    not built yet (int_energy_loads), whatever order they committed in, and gives each meter a
+    window [starts_at, ends_at) to rebuild (int_energy_windows):
     - from its last read before its first new one (the read that bounds the gap the new reads
       close), so a late day also re-estimates the gap it ends, and on to the grid end;
     - a meter with nothing new gets missing half-hours up to the grid end (the newest
       half-hour the fleet reported), so a silent meter shows as rows, not absence.
     register_interval_hh deletes and rebuilds those windows, and records the state and the
-    watermark in the same transaction (its post-hook), so a failed build changes nothing.
+    loads built in the same transaction (its post-hook), so a failed build changes nothing.
 -#}
 
 {% macro energy_state_relation() -%}
     {{ return(api.Relation.create(schema='flows_staging', identifier='energy_build_state')) }}
+{%- endmacro %}
+
+
+{% macro energy_loads_built_relation() -%}
+    {{ return(api.Relation.create(schema='flows_staging', identifier='energy_loads_built')) }}
 {%- endmacro %}
 
 
@@ -29,7 +35,13 @@
         recorded_at timestamptz not null default now()
     );
     comment on table {{ energy_state_relation() }} is
-        'How far each meter''s half-hourly energy (flows.register_interval_hh) is built.'
+        'How far each meter''s half-hourly energy (flows.register_interval_hh) is built.';
+    create table if not exists {{ energy_loads_built_relation() }} (
+        load_id uuid primary key,
+        built_at timestamptz not null default now()
+    );
+    comment on table {{ energy_loads_built_relation() }} is
+        'The profile-log loads flows.register_interval_hh has built.'
 {%- endmacro %}
 
 
@@ -53,21 +65,12 @@
 {%- endmacro %}
 
 
-{#- Profile-log rows landed after this are new to the build, less a margin for loads still
-    committing when the last build ran. -#}
-{% macro energy_loaded_after(from_scratch) -%}
-    {%- if from_scratch -%}
-        '-infinity'::timestamptz
-    {%- else -%}
-        coalesce(
-            (
-                select synced_through
-                from {{ history_watermarks_relation() }}
-                where model = 'register_interval_hh'
-            ),
-            '-infinity'::timestamptz
-        ) - make_interval(mins => {{ var('energy_reread_minutes') }})
-    {%- endif -%}
+{#- Whether this build starts from nothing: the first, or a full refresh. -#}
+{% macro energy_from_scratch() -%}
+    {%- set built = adapter.get_relation(
+        database=target.database, schema='flows', identifier='register_interval_hh'
+    ) -%}
+    {{ return(built is none or flags.FULL_REFRESH) }}
 {%- endmacro %}
 
 
@@ -101,12 +104,13 @@
         and built."timestamp" >= windows.starts_at
         and built."timestamp" >= {{ energy_window_bound('starts_at') }}
     {%- else -%}
-    delete from {{ energy_state_relation() }}
+    delete from {{ energy_state_relation() }};
+    delete from {{ energy_loads_built_relation() }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- Post-hook of register_interval_hh: how far each meter is built, and the load watermark. -#}
+{#- Post-hook of register_interval_hh: how far each meter is built, and the loads it took in. -#}
 {% macro record_energy_build() -%}
     insert into {{ energy_state_relation() }} (meter_id, first_read_at, built_through)
     select meter_id, first_read_at, ends_at
@@ -116,10 +120,8 @@
         first_read_at = excluded.first_read_at,
         built_through = excluded.built_through,
         recorded_at = now();
-    insert into {{ history_watermarks_relation() }} (model, synced_through)
-    select '{{ this.identifier }}', max(loaded_through)
-    from {{ ref('int_energy_windows') }}
-    having max(loaded_through) is not null
-    on conflict (model) do update
-    set synced_through = excluded.synced_through, recorded_at = now()
+    insert into {{ energy_loads_built_relation() }} (load_id)
+    select load_id
+    from {{ ref('int_energy_loads') }}
+    on conflict (load_id) do nothing
 {%- endmacro %}

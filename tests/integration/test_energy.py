@@ -21,8 +21,9 @@ from dagster_project.domain.rules import energy_rules
 from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection, energy_health
 from dagster_project.warehouse.connection import scratch_database
-from dagster_project.warehouse.raw_tables import ensure_raw_tables
+from dagster_project.warehouse.raw_tables import PROFILE_LOG_1, ensure_raw_tables
 from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.sync_store import load_profile_log_1
 from tests.support.dbt_cli import run_dbt
 from tests.support.fleet_thread import FleetThread
 from tests.support.settings import current_settings, embedded_server
@@ -74,8 +75,7 @@ def download(url: str, *days: str) -> None:
 
 
 def build(url: str) -> None:
-    # No load commits while these builds run: no margin to re-read the rows of the last one.
-    result = run_dbt(url, "run", *ENERGY, "--vars", "{energy_reread_minutes: 0}")
+    result = run_dbt(url, "run", *ENERGY)
     assert result.returncode == 0, result.stdout[-4000:]
 
 
@@ -253,13 +253,27 @@ def test_a_register_going_backwards_is_an_error_naming_the_meter_and_half_hour(
     bad_read = datetime(2026, 11, 10, 12, tzinfo=UTC)
     with connection.connect(energy_database, autocommit=True) as db:
         assert energy_health.day_completeness(db, day).share == 1.0
-        # A read lands again, lower than the one before it (a corrupt record, or a meter
-        # exchanged without the registry knowing).
-        db.execute(
-            "update flows_raw.profile_log_1 set import_a_wh = import_a_wh - 5000, "
-            "loaded_at = now() where serial = %s and record_timestamp = %s",
-            (serial, bad_read),
-        )
+        # The day lands again through the loader with one read lower than the one before it (a
+        # corrupt record, or a meter exchanged without the registry knowing).
+        meter_id, *_ = db.execute(
+            "select meter_id from flows_raw.profile_log_1 where serial = %s limit 1", (serial,)
+        ).fetchone()
+        window = (datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, 0, 30, tzinfo=UTC))
+        columns = PROFILE_LOG_1.column_names
+        rows = [
+            dict(zip(columns, row, strict=True))
+            for row in db.execute(
+                sql.SQL(
+                    "select {} from flows_raw.profile_log_1 where meter_id = %s "
+                    "and record_timestamp >= %s and record_timestamp < %s"
+                ).format(sql.SQL(", ").join(map(sql.Identifier, columns))),
+                (meter_id, *window),
+            ).fetchall()
+        ]
+        for row in rows:
+            if row["record_timestamp"] == bad_read:
+                row["import_a_wh"] -= 5000
+        load_profile_log_1(db, window, [meter_id], [PROFILE_LOG_1.row(row) for row in rows])
     build(energy_database)
     with connection.connect(energy_database, autocommit=True) as db:
         since = datetime(2026, 11, 10, tzinfo=UTC)

@@ -131,6 +131,8 @@ def test_models_land_in_the_named_schemas(db) -> None:
     assert staging_tables - staging_views == {
         "history_watermarks",
         "energy_build_state",
+        "energy_loads_built",
+        "int_energy_loads",
         "int_energy_windows",
     }
 

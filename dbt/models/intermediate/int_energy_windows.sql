@@ -1,40 +1,35 @@
 -- The window of half-hours each meter's energy is rebuilt over in this build
 -- (macros/energy_build.sql tells the whole scheme).
-{%- set built = adapter.get_relation(
-    database=target.database, schema='flows', identifier='register_interval_hh'
-) %}
-{%- set from_scratch = built is none or flags.FULL_REFRESH %}
+{%- set from_scratch = energy_from_scratch() %}
+-- depends_on: {{ ref('int_energy_loads') }}
 with
 
-watermark as (
-
-    select {{ energy_loaded_after(from_scratch) }} as loaded_after
-
-),
-
-new_reads as (
-
-    select meter_id, record_timestamp, loaded_at
-    from {{ ref('stg_flows_raw__profile_log_1') }}
-    where loaded_at > (select watermark.loaded_after from watermark)
-
-    union all
-
-    select meter_id, record_timestamp, loaded_at
-    from {{ ref('stg_flows_raw__profile_log_2') }}
-    where loaded_at > (select watermark.loaded_after from watermark)
-
-),
-
+-- The meters the loads not built yet replaced rows of, and the span of the records landed.
 new_by_meter as (
 
+    {% if from_scratch -%}
     select
         meter_id,
         min(record_timestamp) as first_new,
-        max(record_timestamp) as last_new,
-        max(loaded_at) as loaded_through
-    from new_reads
+        max(record_timestamp) as last_new
+    from (
+        select meter_id, record_timestamp
+        from {{ ref('stg_flows_raw__profile_log_1') }}
+        union all
+        select meter_id, record_timestamp
+        from {{ ref('stg_flows_raw__profile_log_2') }}
+    ) as every_read
     group by meter_id
+    {%- else -%}
+    select
+        loaded.meter_id,
+        min(loads.first_record_at) as first_new,
+        max(loads.last_record_at) as last_new
+    from {{ ref('int_energy_loads') }} as loads
+    cross join unnest(loads.meter_ids) as loaded (meter_id)
+    where loads.first_record_at is not null
+    group by loaded.meter_id
+    {%- endif %}
 
 ),
 
@@ -71,7 +66,6 @@ candidates as (
     select
         meters.meter_id,
         new_by_meter.first_new,
-        new_by_meter.loaded_through,
         built_state.built_through,
         coalesce(built_state.first_read_at, new_by_meter.first_new) as first_read_at
     from meters
@@ -120,7 +114,6 @@ windows as (
     select
         meter_id,
         first_read_at,
-        loaded_through,
         {{ floor_half_hour(
             "case
                 when first_new is null then built_through
@@ -136,8 +129,7 @@ select
     windows.meter_id,
     windows.first_read_at,
     windows.starts_at,
-    grid.grid_end as ends_at,
-    windows.loaded_through
+    grid.grid_end as ends_at
 from windows
 cross join grid
 where windows.starts_at < grid.grid_end

@@ -195,6 +195,19 @@ drifted as (
 
 ),
 
+-- The spans that overlap a drift period of their meter: one join on the meter, not a subquery
+-- per span (which PostgreSQL would run once for every span of the fleet).
+drifted_spans as (
+
+    select distinct measured.register_id, measured.direction, measured.to_at
+    from measured
+    inner join drifted
+        on
+        measured.meter_id = drifted.meter_id
+        and drifted.period && tstzrange(measured.from_at, measured.to_at)
+
+),
+
 judged as (
 
     select
@@ -207,14 +220,13 @@ judged as (
             as is_negative_consumption,
         coalesce({{ rule_rollover('delta_wh', 'half_hours', 'hardware') }}, false) as is_rollover,
         {{ rule_duplicate_timestamp('is_duplicate') }} as is_duplicate_timestamp,
-        exists(
-            select 1 as found
-            from drifted
-            where
-                drifted.meter_id = measured.meter_id
-                and drifted.period && tstzrange(measured.from_at, measured.to_at)
-        ) as is_clock_drift
+        drifted_spans.register_id is not null as is_clock_drift
     from measured
+    left join drifted_spans
+        on
+        measured.register_id = drifted_spans.register_id
+        and measured.direction = drifted_spans.direction
+        and measured.to_at = drifted_spans.to_at
 
 ),
 
