@@ -8,7 +8,7 @@ days generated server-side (INSERT ... SELECT from generate_series), each day lo
 after it (loaded_at D+1 01:30 UTC) like the daily download. Registers are cumulative Wh: A grows
 50-500 Wh a half-hour, B at night, export on one meter in twenty (solar); one meter in 200
 skips three half-hours a day, so estimation runs too. After an untimed build of the history
-(`dbt run --select int_energy_windows+`, meter_registers and the other marts built before) and
+(`dbt run --select int_energy_loads+`, meter_registers and the other marts built before) and
 an untimed warm-up day, each new day is generated in Python and landed with load_profile_log_1
 and load_profile_log_2 (the window [day, next day 00:30): 49 records per meter per log), each
 timed against a binary COPY of the same rows into a plain unindexed table of the same columns,
@@ -85,7 +85,7 @@ FLAT_TARGET = 1.3
 DBT = Path(sys.executable).with_name("dbt")
 TARGET_PATH = "target/bench-energy"
 DBT_TIMEOUT_SECONDS = 7200
-ENERGY = "int_energy_windows+"
+ENERGY = "int_energy_loads+"
 COUNTED = ("register_interval_hh", "register_interval_daily", "meter_consumption_daily")
 
 # The synthetic registers of meter n at half-hour k (since EPOCH), the same in SQL and Python.

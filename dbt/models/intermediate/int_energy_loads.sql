@@ -1,5 +1,8 @@
 -- The profile-log loads this energy build takes in: those not built yet, or every one when it
--- builds from scratch (macros/energy_build.sql).
+-- builds from scratch (macros/energy_build.sql). The ledger is written with the profile logs'
+-- rows, so this model follows them (and the job that lands them) in the asset graph:
+-- depends_on: {{ ref('stg_flows_raw__profile_log_1') }}
+-- depends_on: {{ ref('stg_flows_raw__profile_log_2') }}
 with
 
 built as (
