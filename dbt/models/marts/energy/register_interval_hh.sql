@@ -24,6 +24,9 @@
     post_hook=["{{ record_energy_build() }}"],
 ) }}
 {%- set reads_since = energy_window_bound('starts_at') %}
+{%- set profile_days = var('energy_profile_days') %}
+{#- sqlfluff renders a var as its name: lint with a number then. #}
+{%- if profile_days is not number %}{% set profile_days = 7 %}{% endif %}
 with
 
 registers as (
@@ -195,16 +198,13 @@ drifted as (
 
 ),
 
--- The spans that overlap a drift period of their meter: one join on the meter, not a subquery
--- per span (which PostgreSQL would run once for every span of the fleet).
-drifted_spans as (
+-- Each drifted meter's periods as one multirange: a single hash join on the meter judges every
+-- span (a subquery per span would run once for every span of the fleet).
+drift_periods as (
 
-    select distinct measured.register_id, measured.direction, measured.to_at
-    from measured
-    inner join drifted
-        on
-        measured.meter_id = drifted.meter_id
-        and drifted.period && tstzrange(measured.from_at, measured.to_at)
+    select meter_id, range_agg(period) as periods
+    from drifted
+    group by meter_id
 
 ),
 
@@ -220,13 +220,11 @@ judged as (
             as is_negative_consumption,
         coalesce({{ rule_rollover('delta_wh', 'half_hours', 'hardware') }}, false) as is_rollover,
         {{ rule_duplicate_timestamp('is_duplicate') }} as is_duplicate_timestamp,
-        drifted_spans.register_id is not null as is_clock_drift
+        coalesce(
+            drift_periods.periods && tstzrange(measured.from_at, measured.to_at), false
+        ) as is_clock_drift
     from measured
-    left join drifted_spans
-        on
-        measured.register_id = drifted_spans.register_id
-        and measured.direction = drifted_spans.direction
-        and measured.to_at = drifted_spans.to_at
+    left join drift_periods on measured.meter_id = drift_periods.meter_id
 
 ),
 
@@ -325,57 +323,43 @@ half_hours as (
 ),
 
 -- The register's own actual half-hours at the same UK time of day on recent days: the shape
--- an estimated gap takes.
-{% if is_incremental() -%}
-profile as (
-
-    select
-        gaps.register_id,
-        gaps.direction,
-        gaps.half_hour_at,
-        avg(
-            case when gaps.direction = 'import' then built.import_kwh else built.export_kwh end
-        ) as kwh
-    from half_hours as gaps
-    cross join generate_series(1, {{ var('energy_profile_days') }}) as days_back
-    inner join {{ this }} as built
-        on
-        gaps.register_id = built.register_id
-        and built."timestamp" = (
-            gaps.half_hour_at at time zone 'Europe/London' - make_interval(days => days_back)
-        ) at time zone 'Europe/London'
-    where
-        gaps.quality = 'estimated'
-        and case
-            when gaps.direction = 'import' then built.quality else built.export_quality
-        end = 'actual'
-    group by gaps.register_id, gaps.direction, gaps.half_hour_at
-
-),
-{%- else %}
-profile as (
-
-    select
-        null::uuid as register_id,
-        null::text as direction,
-        null::timestamptz as half_hour_at,
-        null::numeric as kwh
-    where false
-
-),
-{%- endif %}
-
+-- an estimated gap takes. Looked up per estimated half-hour on the table's (timestamp,
+-- register_id) index, so the cost follows the gaps, not the history.
 weighted as (
 
     select
         half_hours.*,
         coalesce(profile.kwh, 0) as weight
     from half_hours
-    left join profile
-        on
-        half_hours.register_id = profile.register_id
-        and half_hours.direction = profile.direction
-        and half_hours.half_hour_at = profile.half_hour_at
+    -- A lateral, so that each estimated half-hour looks up its own few rows by the index.
+    left join lateral (  -- noqa: ST05
+        {% if is_incremental() -%}
+        select
+            avg(
+                case
+                    when half_hours.direction = 'import' then built.import_kwh
+                    else built.export_kwh
+                end
+            ) as kwh
+        from {{ this }} as built
+        where
+            built.register_id = half_hours.register_id
+            and built."timestamp" in (
+                {%- for days_back in range(1, profile_days + 1) %}
+                (
+                    half_hours.half_hour_at at time zone 'Europe/London'
+                    - interval '{{ days_back }} days'
+                ) at time zone 'Europe/London'{{ ',' if not loop.last }}
+                {%- endfor %}
+            )
+            and case
+                when half_hours.direction = 'import' then built.quality
+                else built.export_quality
+            end = 'actual'
+        {%- else -%}
+        select null::numeric as kwh
+        {%- endif %}
+    ) as profile on true
     where half_hours.quality = 'estimated'
 
 ),
