@@ -40,52 +40,46 @@ def judge_completeness(day: DayCompleteness, thresholds: Thresholds) -> Verdict:
     )
 
 
-def _flagged_rows(flagged: Sequence[FlaggedHalfHour]) -> list[dict[str, object]]:
-    return [
-        {
-            "serial": f.serial,
-            "element": f.element,
-            "half_hour": f.half_hour,
-            "import_kwh": f.import_kwh,
-            "rules": ", ".join(f.rules),
-        }
-        for f in flagged
-    ]
+def _judge_flagged(
+    flagged: Sequence[FlaggedHalfHour], severity: Severity, what: str, none: str
+) -> Verdict:
+    meters = {f.serial for f in flagged}
+    summary = (
+        f"{len(flagged)} half-hour(s) {what} on {len(meters)} meter(s): "
+        + ", ".join(sorted(meters)[:10])
+        if flagged
+        else none
+    )
+    return Verdict(
+        passed=not flagged,
+        severity=severity,
+        summary=summary,
+        meters=[
+            {
+                "serial": f.serial,
+                "element": f.element,
+                "half_hour": f.half_hour,
+                "import_kwh": f.import_kwh,
+                "rules": ", ".join(f.rules),
+            }
+            for f in flagged
+        ],
+        counts={"half_hours": len(flagged), "meters": len(meters)},
+    )
 
 
 def judge_negative_consumption(flagged: Sequence[FlaggedHalfHour]) -> Verdict:
     """A register that went backwards is an error: a meter exchanged unrecorded, a bad read,
     or a fault; its half-hours are left without a value until someone looks."""
-    meters = {f.serial for f in flagged}
-    summary = (
-        f"{len(flagged)} half-hour(s) of negative consumption on {len(meters)} meter(s): "
-        + ", ".join(sorted(meters)[:10])
-        if flagged
-        else "no register went backwards"
-    )
-    return Verdict(
-        passed=not flagged,
-        severity="ERROR",
-        summary=summary,
-        meters=_flagged_rows(flagged),
-        counts={"half_hours": len(flagged), "meters": len(meters)},
-    )
+    return _judge_flagged(flagged, "ERROR", "of negative consumption", "no register went backwards")
 
 
 def judge_out_of_range(flagged: Sequence[FlaggedHalfHour]) -> Verdict:
-    meters = {f.serial for f in flagged}
-    summary = (
-        f"{len(flagged)} half-hour(s) above what the supply can carry on {len(meters)} "
-        "meter(s): " + ", ".join(sorted(meters)[:10])
-        if flagged
-        else "every half-hour within its supply's limit"
-    )
-    return Verdict(
-        passed=not flagged,
-        severity="WARN",
-        summary=summary,
-        meters=_flagged_rows(flagged),
-        counts={"half_hours": len(flagged), "meters": len(meters)},
+    return _judge_flagged(
+        flagged,
+        "WARN",
+        "above what the supply can carry",
+        "every half-hour within its supply's limit",
     )
 
 
