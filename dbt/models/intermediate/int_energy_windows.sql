@@ -82,28 +82,19 @@ bounded as (
         -- The read before the first new one, if near enough to bound an estimable gap: the
         -- half-hours from it on may change. (Per log: both registers' gaps are rebuilt.)
         least(
+            {%- for log in ['stg_flows_raw__profile_log_1', 'stg_flows_raw__profile_log_2'] %}
             (
-                select max(log_1.record_timestamp) as last_read
-                from {{ ref('stg_flows_raw__profile_log_1') }} as log_1
+                select max(log.record_timestamp) as last_read
+                from {{ ref(log) }} as log
                 where
-                    log_1.meter_id = candidates.meter_id
-                    and log_1.record_timestamp < candidates.first_new
-                    and log_1.record_timestamp >= candidates.first_new
+                    log.meter_id = candidates.meter_id
+                    and log.record_timestamp < candidates.first_new
+                    and log.record_timestamp >= candidates.first_new
                     - make_interval(
                         mins => 30 * ({{ var('energy_max_estimated_gap_half_hours') }} + 1)
                     )
-            ),
-            (
-                select max(log_2.record_timestamp) as last_read
-                from {{ ref('stg_flows_raw__profile_log_2') }} as log_2
-                where
-                    log_2.meter_id = candidates.meter_id
-                    and log_2.record_timestamp < candidates.first_new
-                    and log_2.record_timestamp >= candidates.first_new
-                    - make_interval(
-                        mins => 30 * ({{ var('energy_max_estimated_gap_half_hours') }} + 1)
-                    )
-            )
+            ){{ ',' if not loop.last }}
+            {%- endfor %}
         ) as last_before
     from candidates
 
