@@ -40,6 +40,7 @@ def test_groups_follow_the_layers() -> None:
         "flows_raw/meter_sync_snapshots": "sync",
         "flows_raw/profile_log_1": "logs",
         "flows_raw/profile_log_2": "logs",
+        "flows_raw/profile_log_loads": "logs",
         "flows_raw/meter_event_log": "logs",
         "flows_raw/tariff_change_requests": "operator_input",
         "flows_raw/tariff_change_request_meters": "operator_input",

@@ -12,8 +12,9 @@ from dagster import (
 
 from dagster_project.defs.meter_logs.jobs import DAILY_LOGS, daily_logs_job
 
-#: Every dbt model downstream of the logs: the energy marts and the named event log.
-ENERGY_MARTS = DAILY_LOGS.downstream(include_self=False)
+#: Every dbt model downstream of the logs: the energy marts and the named event log (not the
+#: loads ledger, which the log assets write themselves).
+ENERGY_MARTS = DAILY_LOGS.downstream(include_self=False).materializable()
 
 energy_marts_job = define_asset_job(
     name="energy_marts",

@@ -10,6 +10,7 @@ import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
@@ -47,6 +48,7 @@ from dagster_project.warehouse.sync_store import (
 
 PROFILE_LOG_1 = AssetKey(["flows_raw", "profile_log_1"])
 PROFILE_LOG_2 = AssetKey(["flows_raw", "profile_log_2"])
+PROFILE_LOG_LOADS = AssetKey(["flows_raw", "profile_log_loads"])
 METER_EVENT_LOG = AssetKey(["flows_raw", "meter_event_log"])
 
 #: UTC days; today's partition exists (end_offset=1) so the day so far can be loaded too.
@@ -147,6 +149,20 @@ def profile_log_2(
         context, warehouse, emop, read_profile_log_2, profile_2_rows, load_profile_log_2,
         widen=with_closing_record,
     )  # fmt: skip
+
+
+#: Not materialized on its own: each load of profile log 1 or 2 writes its row here in the same
+#: transaction as its records (warehouse/sync_store.py); the energy build reads it.
+profile_log_loads = AssetSpec(
+    key=PROFILE_LOG_LOADS,
+    deps=[PROFILE_LOG_1, PROFILE_LOG_2],
+    group_name="logs",
+    kinds={"postgres"},
+    description=(
+        "One row per day of a profile log landed, with the meters it replaced rows of: the "
+        "loads the energy build has not taken in yet are its new data."
+    ),
+)
 
 
 @asset(
