@@ -3,6 +3,8 @@
 -- rows, so this model follows them (and the job that lands them) in the asset graph:
 -- depends_on: {{ ref('stg_flows_raw__profile_log_1') }}
 -- depends_on: {{ ref('stg_flows_raw__profile_log_2') }}
+-- Analyzed once built: the energy model's plan depends on knowing how many meters it holds.
+{{ config(post_hook='analyze {{ this }}') }}
 with
 
 built as (

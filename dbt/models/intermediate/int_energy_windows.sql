@@ -1,5 +1,7 @@
 -- The window of half-hours each meter's energy is rebuilt over in this build
 -- (macros/energy_build.sql tells the whole scheme).
+-- Analyzed once built: the energy model's plan depends on knowing how many meters it holds.
+{{ config(post_hook='analyze {{ this }}') }}
 {%- set from_scratch = energy_from_scratch() %}
 -- depends_on: {{ ref('int_energy_loads') }}
 with

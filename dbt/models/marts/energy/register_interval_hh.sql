@@ -452,24 +452,36 @@ checked as (
         channels.half_hour_at >= channels.starts_at
         and channels.half_hour_at < channels.ends_at
 
+),
+
+-- Import and export of each half-hour side by side: grouped, not joined, so no misjudged row
+-- count can turn the pairing into a loop over every pair of rows.
+paired as (
+
+    select
+        register_id,
+        half_hour_at,
+        max(wh) filter (where direction = 'import') as import_wh,
+        max(wh) filter (where direction = 'export') as export_wh,
+        max(quality) filter (where direction = 'import') as quality,
+        max(quality) filter (where direction = 'export') as export_quality,
+        max(rules) filter (where direction = 'import') as rules,
+        max(rules) filter (where direction = 'export') as export_rules
+    from checked
+    group by register_id, half_hour_at
+
 )
 
 select
-    imports.register_id,
+    paired.register_id,
     registers.meter_id,
     registers.element,
-    imports.half_hour_at as "timestamp",
-    round(imports.wh / 1000.0, 3)::numeric(14, 3) as import_kwh,
-    round(exports.wh / 1000.0, 3)::numeric(14, 3) as export_kwh,
-    imports.quality,
-    exports.quality as export_quality,
-    imports.rules,
-    exports.rules as export_rules
-from checked as imports
-inner join checked as exports
-    on
-    imports.register_id = exports.register_id
-    and imports.half_hour_at = exports.half_hour_at
-    and exports.direction = 'export'
-inner join registers on imports.register_id = registers.register_id
-where imports.direction = 'import'
+    paired.half_hour_at as "timestamp",
+    round(paired.import_wh / 1000.0, 3)::numeric(14, 3) as import_kwh,
+    round(paired.export_wh / 1000.0, 3)::numeric(14, 3) as export_kwh,
+    paired.quality,
+    paired.export_quality,
+    paired.rules,
+    paired.export_rules
+from paired
+inner join registers on paired.register_id = registers.register_id
