@@ -13,11 +13,25 @@ import csv
 import ipaddress
 import re
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from dagster_project.domain.csv_input import (
+    CsvFileError,
+    FieldError,
+    RowProblem,
+    bounded_lines,
+    parse_bool,
+    parse_fields,
+    parse_uuid,
+    printable,
+    read_header,
+    read_text_file,
+    row_shape_problems,
+)
 
 # Single-phase meters: EML and 10 digits. Three-phase meters (P1.ax whole-current, P1.cx
 # CT-operated): EMP1AX / EMP1CX and their digits. ASCII digits only: `\d` would also take
@@ -35,10 +49,6 @@ DISABLED = "disabled"
 DELETED = "deleted"
 INSTALLATION_STATUSES = (ENABLED, DISABLED, DELETED)
 DEFAULT_PORT = 8080
-#: Longest value of one field, and of one physical line, that the loader accepts. Real rows are
-#: a few hundred characters; the limits keep a file without newlines from filling memory.
-MAX_FIELD_CHARS = 1000
-MAX_LINE_CHARS = 8192
 
 # The Meter Domain page's meter_registry columns, plus what the poller needs.
 REQUIRED_COLUMNS = (
@@ -56,11 +66,11 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("port", "direction_reversed", "installation_status")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
+#: How the registry file is named in messages.
+LABEL = "registry file"
 
 
-class RegistryFileError(ValueError):
+class RegistryFileError(CsvFileError):
     """The file as a whole cannot be read as a registry (for example a missing column)."""
 
 
@@ -116,10 +126,6 @@ class RegistryParseResult:
         return len({reject.row_number for reject in self.rejects})
 
 
-class FieldError(ValueError):
-    """A field's value is not acceptable; the message is the reason shown to the operator."""
-
-
 def is_three_phase(serial: str, hardware: str | None) -> bool:
     """Three-phase meters are told by their model, or by their serial when the model is empty."""
     return hardware in THREE_PHASE_MODELS or bool(THREE_PHASE_SERIAL.fullmatch(serial))
@@ -167,13 +173,6 @@ def parse_serial(value: str) -> str:
     return value
 
 
-def parse_uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise FieldError("not a UUID") from None
-
-
 def parse_ip_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(value)
@@ -186,15 +185,6 @@ def parse_mode(value: str) -> str:
     if lowered not in MODES:
         raise FieldError(f"mode must be one of {', '.join(MODES)}")
     return lowered
-
-
-def parse_bool(value: str) -> bool:
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise FieldError("not a boolean (true/false)")
 
 
 def parse_port(value: str) -> int:
@@ -256,21 +246,7 @@ _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
 def read_registry_file(path: Path) -> RegistryParseResult:
     """Parse a registry file from disk; a file that cannot be read at all is a RegistryFileError
     naming it (and, for bad text, the byte where it goes wrong)."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as registry_file:
-            return parse_registry_csv(registry_file)
-    except FileNotFoundError:
-        raise RegistryFileError(f"registry file {path} does not exist") from None
-    except UnicodeDecodeError as error:
-        bad = error.object[error.start]
-        raise RegistryFileError(
-            f"registry file {path} is not UTF-8 text (byte {bad:#04x} cannot be decoded): "
-            "save it as UTF-8"
-        ) from None
-    except OSError as error:
-        raise RegistryFileError(f"registry file {path} cannot be read: {error.strerror}") from None
-    except csv.Error as error:
-        raise RegistryFileError(f"registry file {path} is not readable as CSV: {error}") from None
+    return read_text_file(path, LABEL, parse_registry_csv, RegistryFileError)
 
 
 def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
@@ -278,10 +254,10 @@ def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
 
     `lines` may be an open text file: it is then read a bounded line at a time, and a line
     over MAX_LINE_CHARS is rejected without being held whole."""
-    overlong: list[RegistryReject] = []
-    source = _bounded_lines(lines, overlong) if hasattr(lines, "readline") else iter(lines)
+    overlong: list[RowProblem] = []
+    source = bounded_lines(lines, overlong) if hasattr(lines, "readline") else iter(lines)
     reader = csv.reader(source)
-    header = _read_header(reader)
+    header = read_header(reader, LABEL, REQUIRED_COLUMNS, RegistryFileError)
     rejects: list[RegistryReject] = []
     candidates: list[tuple[int, dict[str, Any]]] = []
     for record in reader:
@@ -293,14 +269,14 @@ def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
             for column, value in zip(header, record, strict=False)
             if column in COLUMNS
         }
-        serial_seen = _printable(raw.get("serial")) or None
-        row_rejects = _row_shape_rejects(row_number, header, record, serial_seen)
-        if not row_rejects:
-            parsed, row_rejects = _parse_row(row_number, raw, serial_seen)
-            if not row_rejects:
+        serial_seen = printable(raw.get("serial")) or None
+        problems = row_shape_problems(row_number, header, record, COLUMNS)
+        if not problems:
+            parsed, problems = parse_fields(row_number, raw, _FIELD_PARSERS)
+            if not problems:
                 candidates.append((row_number, parsed))
-        rejects.extend(row_rejects)
-    rejects.extend(overlong)
+        rejects.extend(_reject(problem, serial_seen) for problem in problems)
+    rejects.extend(_reject(problem, None) for problem in overlong)
 
     duplicate_rejects = _duplicate_rejects(candidates, rejects, key="serial")
     duplicate_rejects += _duplicate_rejects(candidates, rejects, key="id")
@@ -315,102 +291,12 @@ def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
     return RegistryParseResult(meters=meters, rejects=rejects)
 
 
-def _read_header(reader: Iterator[list[str]]) -> list[str]:
-    """The header row, refused whole when a column is missing or named twice: a file whose
-    columns cannot be trusted must not replace the fleet."""
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise RegistryFileError("registry file is empty: no header row") from None
-    twice = sorted(name for name, count in Counter(header).items() if count > 1 and name)
-    if twice:
-        raise RegistryFileError(
-            f"registry file names column(s) {', '.join(twice)} more than once; "
-            "which of them holds the values cannot be known"
-        )
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
-        raise RegistryFileError(
-            f"registry file is missing column(s) {', '.join(missing)}; header is {header}"
-        )
-    return header
-
-
-def _row_shape_rejects(
-    row_number: int, header: list[str], record: list[str], serial: str | None
-) -> list[RegistryReject]:
-    """Problems that make a row unreadable as a whole: extra fields, NUL bytes, huge values."""
-    if len(record) > len(header):
-        extra = ",".join(record[len(header) :])
-        reason = f"row has more fields than the header's {len(header)}"
-        return [RegistryReject(row_number, "*", _shown(extra), reason, serial)]
-    rejects = []
-    for column, value in zip(header, record, strict=False):
-        field = column if column in COLUMNS else column or "*"
-        if "\x00" in value:
-            reason = "value contains a NUL byte"
-            rejects.append(RegistryReject(row_number, field, _shown(value), reason, serial))
-        elif len(value) > MAX_FIELD_CHARS:
-            reason = f"value is {len(value)} characters, over the limit of {MAX_FIELD_CHARS}"
-            rejects.append(RegistryReject(row_number, field, _shown(value), reason, serial))
-    return rejects
-
-
-def _bounded_lines(stream: Any, overlong: list[RegistryReject]) -> Iterator[str]:
-    """The file's lines, none longer than MAX_LINE_CHARS: a longer one is read past in chunks,
-    reported in `overlong` with its line number, and replaced by an empty line so that the
-    line numbers of the rows after it stay right."""
-    text: TextIO = stream
-    number = 0
-    while line := text.readline(MAX_LINE_CHARS + 1):
-        number += 1
-        if len(line) <= MAX_LINE_CHARS or line.endswith(_LINE_ENDS):
-            yield line
-            continue
-        length = len(line)
-        while (rest := text.readline(MAX_LINE_CHARS)) and not rest.endswith(_LINE_ENDS):
-            length += len(rest)
-        length += len(rest)
-        reason = f"line is {length} characters or more, over the limit of {MAX_LINE_CHARS}"
-        overlong.append(RegistryReject(number, "*", _shown(line), reason, None))
-        yield "\n"
-
-
-# A file opened with newline="" ends its lines with any of these (kept as they are, for csv).
-_LINE_ENDS = ("\n", "\r")
-
-
-def _shown(value: str, limit: int = 80) -> str:
-    """A bad value as the operator sees it: printable, and cut short when long."""
-    printable = _printable(value)
-    return printable if len(printable) <= limit else printable[:limit] + "..."
-
-
-def _printable(value: str | None) -> str:
-    return (value or "").replace("\x00", "\\x00")
+def _reject(problem: RowProblem, serial: str | None) -> RegistryReject:
+    return RegistryReject(problem.line, problem.field, problem.value, problem.reason, serial)
 
 
 def _reject_order(reject: RegistryReject) -> tuple[int, int]:
     return reject.row_number, COLUMNS.index(reject.field) if reject.field in COLUMNS else -1
-
-
-def _parse_row(
-    row_number: int, raw: dict[str, str], serial: str | None
-) -> tuple[dict[str, Any], list[RegistryReject]]:
-    parsed: dict[str, Any] = {}
-    rejects: list[RegistryReject] = []
-    for column, (parse, empty_allowed) in _FIELD_PARSERS.items():
-        value = raw.get(column, "")
-        if value == "" and not empty_allowed:
-            rejects.append(
-                RegistryReject(row_number, column, None, "required value is empty", serial)
-            )
-            continue
-        try:
-            parsed[column] = parse(value)
-        except FieldError as error:
-            rejects.append(RegistryReject(row_number, column, value, str(error), serial))
-    return parsed, rejects
 
 
 def _duplicate_rejects(

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 
+from dagster_project.domain.csv_input import MAX_FIELD_CHARS, MAX_LINE_CHARS
 from dagster_project.domain.registry import (
     DEFAULT_PORT,
-    MAX_FIELD_CHARS,
-    MAX_LINE_CHARS,
     UNSUPPORTED_HARDWARE,
     RegistryFileError,
     RegistryRemovalRefused,
