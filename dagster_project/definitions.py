@@ -11,7 +11,7 @@ from dagster import Definitions, load_definitions_from_package_module
 from dagster_project import defs as defs_package
 from dagster_project.defs.alerts.sensors import AlertWebhook
 from dagster_project.defs.checks.fleet import CheckThresholds
-from dagster_project.defs.registry.assets import RegistrySource
+from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import EmopSettings, WarehouseResource, dbt_resource
 from dagster_project.defs.sync.build import build_fleet_sync
 from dagster_project.settings import Settings

@@ -28,6 +28,7 @@ STATE_DIR = "FLOWS_STATE_DIR"
 DATABASE_URL = "FLOWS_DATABASE_URL"
 REGISTRY_CSV = "FLOWS_REGISTRY_CSV"
 REGISTRY_MAX_REMOVED_SHARE = "FLOWS_REGISTRY_MAX_REMOVED_SHARE"
+INFRASTRUCTURE_DIR = "FLOWS_INFRASTRUCTURE_DIR"
 SYNC_BUCKETS = "FLOWS_SYNC_BUCKETS"
 SYNC_FAN_OUT = "FLOWS_SYNC_FAN_OUT"
 ALERT_WEBHOOK_URL = "FLOWS_ALERT_WEBHOOK_URL"
@@ -65,6 +66,8 @@ class Settings:
     #: None: the demo fleet's registry shipped with the package.
     registry_csv: Path | None = None
     registry_max_removed_share: float = DEFAULT_MAX_REMOVED_SHARE
+    #: None: the registry file's directory.
+    infrastructure_dir: Path | None = None
     sync_buckets: int = DEFAULT_BUCKETS
     sync_fan_out: bool = False
     emop: ClientSettings = field(default_factory=ClientSettings)
@@ -82,6 +85,7 @@ class Settings:
             registry_max_removed_share=read(
                 REGISTRY_MAX_REMOVED_SHARE, _share, DEFAULT_MAX_REMOVED_SHARE
             ),
+            infrastructure_dir=read(INFRASTRUCTURE_DIR, Path, None),
             sync_buckets=read(SYNC_BUCKETS, _whole(1, MAX_BUCKETS), DEFAULT_BUCKETS),
             sync_fan_out=read(SYNC_FAN_OUT, _flag, False),
             emop=_client_settings(read),
@@ -112,6 +116,11 @@ VARIABLES: tuple[Variable, ...] = (
         REGISTRY_MAX_REMOVED_SHARE,
         str(DEFAULT_MAX_REMOVED_SHARE),
         "Largest share of the active fleet one registry file may remove (1 allows any).",
+    ),
+    Variable(
+        INFRASTRUCTURE_DIR,
+        "the registry file's directory",
+        "Where the infrastructure files (escos.csv, sites.csv, ..., circuit_registers.csv) are.",
     ),
     Variable(
         SYNC_BUCKETS,

@@ -14,10 +14,10 @@ import ipaddress
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from dagster_project.domain.csv_input import (
     CsvFileError,
@@ -225,6 +225,23 @@ def parse_hardware(value: str) -> str | None:
     return value or None
 
 
+def esco_parser(esco_ids: Mapping[str, uuid.UUID]) -> Callable[[str], uuid.UUID]:
+    """The registry's `esco`: an ESCO's UUID, or the code of an ESCO in force (`esco_ids`, by
+    lower-case code) resolved to its UUID."""
+
+    def parse_esco(value: str) -> uuid.UUID:
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+        esco_id = esco_ids.get(value.lower())
+        if esco_id is None:
+            raise FieldError("not a UUID, nor the code of an ESCO in escos.csv")
+        return esco_id
+
+    return parse_esco
+
+
 # How each column is parsed, and whether an empty value is allowed.
 _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "id": (parse_uuid, False),
@@ -233,7 +250,7 @@ _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
     "ip_address": (parse_ip_address, False),
     "hardware": (parse_hardware, True),
     "mode": (parse_mode, False),
-    "esco": (parse_uuid, False),
+    "esco": (esco_parser({}), False),
     "single_meter_app": (parse_flag, True),
     "daylight_savings_correction_enabled": (parse_flag, True),
     "prepay_enabled": (parse_flag, True),
@@ -243,17 +260,27 @@ _FIELD_PARSERS: dict[str, tuple[Callable[[str], Any], bool]] = {
 }
 
 
-def read_registry_file(path: Path) -> RegistryParseResult:
-    """Parse a registry file from disk; a file that cannot be read at all is a RegistryFileError
-    naming it (and, for bad text, the byte where it goes wrong)."""
-    return read_text_file(path, LABEL, parse_registry_csv, RegistryFileError)
+def read_registry_file(
+    path: Path, esco_ids: Mapping[str, uuid.UUID] | None = None
+) -> RegistryParseResult:
+    """Parse a registry file from disk, its ESCO codes resolved by `esco_ids`; a file that
+    cannot be read at all is a RegistryFileError naming it (and, for bad text, the byte where
+    it goes wrong)."""
+
+    def parse(text: TextIO) -> RegistryParseResult:
+        return parse_registry_csv(text, esco_ids)
+
+    return read_text_file(path, LABEL, parse, RegistryFileError)
 
 
-def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
+def parse_registry_csv(
+    lines: Iterable[str], esco_ids: Mapping[str, uuid.UUID] | None = None
+) -> RegistryParseResult:
     """Validate a registry CSV (header row first). Line numbers count the header as line 1.
 
     `lines` may be an open text file: it is then read a bounded line at a time, and a line
     over MAX_LINE_CHARS is rejected without being held whole."""
+    parsers = {**_FIELD_PARSERS, "esco": (esco_parser(esco_ids or {}), False)}
     overlong: list[RowProblem] = []
     source = bounded_lines(lines, overlong) if hasattr(lines, "readline") else iter(lines)
     reader = csv.reader(source)
@@ -272,7 +299,7 @@ def parse_registry_csv(lines: Iterable[str]) -> RegistryParseResult:
         serial_seen = printable(raw.get("serial")) or None
         problems = row_shape_problems(row_number, header, record, COLUMNS)
         if not problems:
-            parsed, problems = parse_fields(row_number, raw, _FIELD_PARSERS)
+            parsed, problems = parse_fields(row_number, raw, parsers)
             if not problems:
                 candidates.append((row_number, parsed))
         rejects.extend(_reject(problem, serial_seen) for problem in problems)

@@ -438,6 +438,100 @@ TOPUP_LOG = RawTable(
     ),
 )
 
+#: The infrastructure files (domain/infrastructure.py), one table each, by kind; each load
+#: replaces a kind whole. References hold the key they name (an ESCO's code, a site's code,
+#: a feeder's or service head's or circuit's name); the marts resolve them to ids.
+_LOADED = ("source_file text!", "source_row int4!", "loaded_at timestamptz!")
+INFRASTRUCTURE_TABLES: dict[str, RawTable] = {
+    table.name: table
+    for table in (
+        RawTable(
+            "escos",
+            _columns("id uuid!", "code text!", "name text!", "region text", *_LOADED),
+            ("primary key (id)", "unique (code)"),
+        ),
+        RawTable(
+            "sites",
+            _columns("id uuid!", "code text!", "name text!", "esco text!", *_LOADED),
+            ("primary key (id)", "unique (code)"),
+        ),
+        RawTable(
+            "properties",
+            _columns("id uuid!", "site text!", "plot text!", *_LOADED),
+            ("primary key (id)", "unique (site, plot)"),
+        ),
+        RawTable(
+            "feeders",
+            _columns("id uuid!", "name text!", "esco text!", "rating_kw numeric", *_LOADED),
+            ("primary key (id)", "unique (name)", "check (rating_kw > 0)"),
+        ),
+        RawTable(
+            "service_heads",
+            _columns(
+                "id uuid!",
+                "name text!",
+                "feeder text!",
+                "phase int2!",
+                "fuse_rating int2!",
+                "type text!",
+                *_LOADED,
+            ),
+            (
+                "primary key (id)",
+                "unique (name)",
+                "check (phase between 1 and 3)",
+                "check (fuse_rating > 0)",
+                "check (type in ('customer_owned', 'network_owned'))",
+            ),
+        ),
+        RawTable(
+            "property_service_heads",
+            _columns("site text!", "plot text!", "service_head text!", *_LOADED),
+            ("primary key (site, plot, service_head)",),
+        ),
+        RawTable(
+            "service_head_meters",
+            _columns("service_head text!", "serial text!", *_LOADED),
+            ("primary key (serial)",),
+        ),
+        RawTable(
+            "circuits",
+            _columns("id uuid!", "name text!", "type text!", "site text!", *_LOADED),
+            ("primary key (id)", "unique (name)", "check (type in ('power', 'heat', 'solar'))"),
+        ),
+        RawTable(
+            "circuit_registers",
+            _columns(
+                "circuit text!",
+                "serial text!",
+                "element text!",
+                "start_time timestamptz!",
+                "end_time timestamptz",
+                "notes text",
+                *_LOADED,
+            ),
+            (
+                "primary key (circuit, serial, element, start_time)",
+                "check (element in ('A', 'B', 'SINGLE'))",
+                "check (end_time > start_time)",
+            ),
+        ),
+    )
+}
+
+INFRASTRUCTURE_REJECTS = RawTable(
+    "infrastructure_rejects",
+    _columns(
+        "kind text!",
+        "source_file text!",
+        "row_number int4!",
+        "field text!",
+        "value text",
+        "reason text!",
+        "loaded_at timestamptz!",
+    ),
+)
+
 RAW_TABLES: tuple[RawTable, ...] = (
     METER_REGISTRY,
     METER_REGISTRY_REJECTS,
@@ -454,6 +548,8 @@ RAW_TABLES: tuple[RawTable, ...] = (
     TARIFF_PUSH_LOG,
     TOPUP_TOKENS,
     TOPUP_LOG,
+    *INFRASTRUCTURE_TABLES.values(),
+    INFRASTRUCTURE_REJECTS,
 )
 
 _INDEXES = (

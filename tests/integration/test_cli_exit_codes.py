@@ -131,7 +131,8 @@ def test_registry_check_prints_the_rejects_of_a_real_export_without_a_database(
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == f"{export}: 26 meters valid, 6 rows rejected (6 problems)"
-    assert "  row 29 (serial EML2137580848): esco 'bec': not a UUID" in lines
+    reason = "not a UUID, nor the code of an ESCO in escos.csv"
+    assert f"  row 29 (serial EML2137580848): esco 'bec': {reason}" in lines
     good = Path(env["FLOWS_STATE_DIR"]).parent / "good.csv"
     good.write_text(registry_csv([registry_row(n) for n in range(3)]))
     clean = flows("registry", "check", str(good), env=env)

@@ -68,7 +68,7 @@ def test_good_rows_load_and_bad_rows_are_rejected(tmp_path: Path, db) -> None:
     assert loaded[1][6] == "passive"
     assert rejects(db) == [
         (3, "ip_address", "999.1.1.1", "not an IPv4 or IPv6 address", rows[1]["serial"]),
-        (5, "esco", "not-a-uuid", "not a UUID", "EML42"),
+        (5, "esco", "not-a-uuid", "not a UUID, nor the code of an ESCO in escos.csv", "EML42"),
         (5, "serial", "EML42", f"serial must be {SERIAL_FORMS}, in ASCII", "EML42"),
     ]
     assert metadata["rows_loaded"].value == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from dagster_project.definitions import build_definitions
-from dagster_project.defs.registry.assets import RegistrySource
+from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.defs.sync.build import FleetSync, build_fleet_sync
 from dagster_project.settings import Settings

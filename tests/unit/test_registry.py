@@ -82,7 +82,7 @@ def test_direction_reversed_is_optional_and_false_by_default() -> None:
         ("ip_address", "10.0.0.256", "not an IPv4 or IPv6 address"),
         ("ip_address", "meter.local", "not an IPv4 or IPv6 address"),
         ("mode", "Active-ish", "mode must be one of active, passive"),
-        ("esco", "acme", "not a UUID"),
+        ("esco", "acme", "not a UUID, nor the code of an ESCO in escos.csv"),
         ("id", "12345", "not a UUID"),
         ("single_meter_app", "maybe", "not a boolean"),
         ("mode", "", "required value is empty"),

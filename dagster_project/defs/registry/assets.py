@@ -6,14 +6,12 @@ run with the reason, and the last good registry stays."""
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
 
 import psycopg
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     Config,
-    ConfigurableResource,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -21,45 +19,22 @@ from dagster import (
 )
 from pydantic import Field
 
+from dagster_project.defs.registry.infrastructure import INFRASTRUCTURE_KEYS
+from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import DATABASE_RETRY, WarehouseResource, database_failure
 from dagster_project.domain.registry import (
-    DEFAULT_MAX_REMOVED_SHARE,
     RegistryFileError,
     RegistryReject,
     check_removals,
     read_registry_file,
 )
-from dagster_project.paths import DEMO_REGISTRY_CSV
-from dagster_project.settings import Settings
+from dagster_project.warehouse.infrastructure_store import esco_ids
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.registry_store import active_meter_ids, replace_registry
 
 RAW_METER_REGISTRY = AssetKey(["flows_raw", "meter_registry"])
 # Enough rows to act on at a glance; the full list is in flows_raw.meter_registry_rejects.
 MAX_REJECTS_IN_METADATA = 50
-
-
-class RegistrySource(ConfigurableResource):
-    """Where the meter registry comes from (FLOWS_REGISTRY_CSV) and how much of the active fleet
-    one file may take out of service (FLOWS_REGISTRY_MAX_REMOVED_SHARE)."""
-
-    csv_path: str = Field(str(DEMO_REGISTRY_CSV), description="Registry CSV to load.")
-    max_removed_share: float = Field(
-        DEFAULT_MAX_REMOVED_SHARE,
-        ge=0.0,
-        le=1.0,
-        description=(
-            "Largest share of the active fleet one file may remove; a file removing more is "
-            "refused and the registry in force kept. 1 allows any removal."
-        ),
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        return cls(
-            csv_path=str(settings.registry_csv or DEMO_REGISTRY_CSV),
-            max_removed_share=settings.registry_max_removed_share,
-        )
 
 
 class RegistryFileConfig(Config):
@@ -83,6 +58,8 @@ class RegistryFileConfig(Config):
     group_name="registry",
     kinds={"python", "postgres"},
     retry_policy=DATABASE_RETRY,
+    # ESCOs may be named by code, resolved against the ESCOs the infrastructure files loaded.
+    deps=[INFRASTRUCTURE_KEYS["escos"]],
     description=(
         "Meters from the registry CSV, validated (serial, address, mode, ESCO, booleans, port, "
         "installation status). Invalid rows go to flows_raw.meter_registry_rejects; valid rows "
@@ -103,7 +80,13 @@ def meter_registry_raw(
         else config.max_removed_share
     )
     try:
-        parsed = read_registry_file(csv_path)
+        with warehouse.connect() as conn:
+            ensure_raw_tables(conn)
+            escos = esco_ids(conn)
+    except psycopg.OperationalError as error:
+        raise database_failure(warehouse, "read the ESCOs from", error) from error
+    try:
+        parsed = read_registry_file(csv_path, escos)
     except RegistryFileError as error:
         raise _refused(str(error), csv_path) from None
 
@@ -119,7 +102,6 @@ def meter_registry_raw(
 
     try:
         with warehouse.connect() as conn:
-            ensure_raw_tables(conn)
             try:
                 removed = check_removals(active_meter_ids(conn), parsed.meters, max_removed_share)
             except RegistryFileError as error:
