@@ -7,76 +7,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import materialize
 from psycopg import sql
 
-from dagster_project.defs.meter_logs.assets import profile_log_1, profile_log_2
-from dagster_project.defs.resources import WarehouseResource
-from dagster_project.domain.registry import parse_registry_csv
 from dagster_project.domain.rules import energy_rules
-from dagster_project.simulator import FleetConfig
 from dagster_project.warehouse import connection, energy_health
-from dagster_project.warehouse.connection import scratch_database
-from dagster_project.warehouse.raw_tables import PROFILE_LOG_1, ensure_raw_tables
-from dagster_project.warehouse.registry_store import replace_registry
+from dagster_project.warehouse.raw_tables import PROFILE_LOG_1
 from dagster_project.warehouse.sync_store import load_profile_log_1
-from tests.support.dbt_cli import run_dbt
-from tests.support.fleet_thread import FleetThread
-from tests.support.settings import current_settings, embedded_server
-from tests.support.simulated import QUICK_EMOP
+from tests.support import energy
+from tests.support.energy import download, elements, load_registry, serve
 
-ENERGY = ("--select", "+meter_consumption_daily", "+register_completeness_daily")
+ENERGY = ("+meter_consumption_daily", "+register_completeness_daily")
 
 
 @pytest.fixture
 def energy_database(database_url: str) -> Iterator[str]:
-    """A database of its own: the energy build's state must see only this test's logs."""
-    server_url = current_settings().database_url or embedded_server().start()
-    with scratch_database(server_url, "flows_energy") as url:
+    with energy.energy_database() as url:
         yield url
 
 
-def serve(sim_origin: datetime, history_days: int) -> FleetThread:
-    # Frozen: the meters' logs stay as they were at sim_origin, so every download agrees.
-    return FleetThread(
-        FleetConfig(
-            meters=4,
-            seed=77,
-            sim_origin=sim_origin,
-            freeze_model=True,
-            history_days=history_days,
-            port=0,
-        )
-    )
-
-
-def elements(meter) -> tuple[str, ...]:
-    return ("A", "B") if meter.spec.twin_element else ("SINGLE",)
-
-
-def load_registry(url: str, fleet, tmp_path: Path) -> None:
-    path = tmp_path / "registry.csv"
-    fleet.write_registry_csv(path)
-    parsed = parse_registry_csv(path.read_text().splitlines(keepends=True))
-    with connection.connect(url) as conn:
-        ensure_raw_tables(conn)
-        replace_registry(conn, parsed.meters, [], "registry.csv", datetime.now(UTC))
-
-
-def download(url: str, *days: str) -> None:
-    resources = {"warehouse": WarehouseResource(database_url=url), "emop": QUICK_EMOP}
-    for day in days:
-        for log in (profile_log_1, profile_log_2):
-            assert materialize([log], resources=resources, partition_key=day).success
-
-
 def build(url: str) -> None:
-    result = run_dbt(url, "run", *ENERGY)
-    assert result.returncode == 0, result.stdout[-4000:]
+    energy.build(url, *ENERGY)
 
 
 def completeness(db: psycopg.Connection, day: date) -> list[tuple]:

@@ -24,8 +24,34 @@ select
     registry.prepay_enabled as prepay_enabled_registry,
     reported.prepay_enabled as prepay_enabled_reported,
     reported.polled_at as flags_reported_at,
-    registry.loaded_at as registry_loaded_at
+    registry.loaded_at as registry_loaded_at,
+    escos.esco_code,
+    escos.esco_name,
+    placed.service_head_name as service_head,
+    placed.feeder_name as feeder,
+    placed.site_code,
+    placed.site_name
 from {{ ref('stg_flows_raw__meter_registry') }} as registry
+left join {{ ref('stg_flows_raw__escos') }} as escos on registry.esco_id = escos.esco_id
+-- Where the meter is connected: its service head, that head's feeder, and the site of the
+-- property it serves (the first by site code, should a service head serve several sites).
+left join lateral (
+    select
+        heads.service_head_name,
+        heads.feeder_name,
+        sites.site_code,
+        sites.site_name
+    from {{ ref('stg_flows_raw__service_head_meters') }} as links
+    inner join {{ ref('stg_flows_raw__service_heads') }} as heads
+        on links.service_head_name = heads.service_head_name
+    left join {{ ref('stg_flows_raw__property_service_heads') }} as properties
+        on heads.service_head_name = properties.service_head_name
+    left join {{ ref('stg_flows_raw__sites') }} as sites
+        on properties.site_code = sites.site_code
+    where links.serial = registry.serial
+    order by sites.site_code
+    limit 1
+) as placed on true
 left join lateral (
     select snapshots.prepay_enabled, snapshots.dst_enabled, snapshots.polled_at
     from {{ ref('stg_flows_raw__meter_sync_snapshots') }} as snapshots
