@@ -64,6 +64,10 @@ def parse_code(value: str) -> str:
     return lowered
 
 
+def parse_optional_uuid(value: str) -> uuid.UUID | None:
+    return None if value == "" else parse_uuid(value)
+
+
 def parse_text(value: str) -> str:
     return value
 
@@ -173,7 +177,7 @@ class Kind:
 ESCOS = Kind(
     "escos",
     {
-        "id": (parse_uuid, True),
+        "id": (parse_optional_uuid, True),
         "code": (parse_code, False),
         "name": (parse_text, False),
         "region": (parse_optional_text, True),
