@@ -13,10 +13,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import materialize
+from dagster import AssetCheckSeverity, materialize
 from psycopg import sql
 
-from dagster_project.defs.registry.infrastructure import infrastructure_files
+from dagster_project.defs.infrastructure.assets import infrastructure_files
+from dagster_project.defs.infrastructure.checks import (
+    feeder_over_rating_check,
+    meters_not_placed_check,
+    overlapping_circuit_links_check,
+    service_head_phases_check,
+)
 from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.warehouse import connection
@@ -191,3 +197,49 @@ def test_a_register_whose_evening_was_not_recorded_shows_in_its_circuits_complet
             (silent_from,),
         ).fetchone()
         assert evening == (1, 0)
+
+
+def test_the_infrastructure_checks_name_what_is_wrong(energy_database, tmp_path) -> None:
+    # The feeder check looks at the half-hours since yesterday: a fleet of today.
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with serve(now, history_days=2) as fleet:
+        load_registry(energy_database, fleet, tmp_path)
+        serials = [meter.serial for meter in fleet.meters]
+        moved = (serials[0], elements(fleet.meters[0])[0])
+        steady = (serials[1], elements(fleet.meters[1])[0])
+        files = infrastructure(fleet, moved, steady)
+        # The steady register also goes on `after` at noon, before it leaves `before`.
+        files["circuit_registers.csv"].append(f"after,{steady[0]},{steady[1]},2026-11-10T12:00Z,,")
+        files["feeders.csv"] = ["name,esco,rating_kw", "F1,e0,0.01"]
+        files["service_heads.csv"] = [
+            "name,feeder,phase,fuse_rating,type",
+            "H1,F1,1,100,network_owned",
+        ]
+        # Two single-phase meters on a single-phase head; meters 2 and 3 on none.
+        files["service_head_meters.csv"] = [
+            "service_head,serial",
+            f"H1,{serials[0]}",
+            f"H1,{serials[1]}",
+        ]
+        write_files(tmp_path / "infra", files)
+        load_infrastructure(energy_database, tmp_path / "infra")
+        download(energy_database, (now.date() - timedelta(days=1)).isoformat())
+    energy.build(energy_database, *CIRCUITS, "+service_head_meters", "+service_heads", "+feeders")
+    warehouse = WarehouseResource(database_url=energy_database)
+
+    not_placed = meters_not_placed_check(warehouse=warehouse)
+    assert (not_placed.passed, not_placed.severity) == (False, AssetCheckSeverity.WARN)
+    assert f"{serials[2]}, {serials[3]}" in not_placed.description
+    assert not_placed.metadata["meters_without_service_head"].value == 2
+
+    phases = service_head_phases_check(warehouse=warehouse)
+    assert (phases.passed, phases.severity) == (False, AssetCheckSeverity.ERROR)
+    assert "H1 (2 of 1)" in phases.description
+
+    overlap = overlapping_circuit_links_check(warehouse=warehouse)
+    assert (overlap.passed, overlap.severity) == (False, AssetCheckSeverity.ERROR)
+    assert f"{steady[0]} {steady[1]} on before and after" in overlap.description
+
+    feeder = feeder_over_rating_check(warehouse=warehouse)
+    assert (feeder.passed, feeder.severity) == (False, AssetCheckSeverity.WARN)
+    assert "1 feeder(s) loaded over their rating" in feeder.description

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from dagster import AssetCheckSeverity, materialize
 
+from dagster_project.defs.infrastructure.assets import infrastructure_files
 from dagster_project.defs.registry.assets import meter_registry_raw
-from dagster_project.defs.registry.infrastructure import infrastructure_files
 from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.warehouse import connection

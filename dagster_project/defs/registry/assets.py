@@ -19,7 +19,7 @@ from dagster import (
 )
 from pydantic import Field
 
-from dagster_project.defs.registry.infrastructure import INFRASTRUCTURE_KEYS
+from dagster_project.defs.infrastructure.assets import INFRASTRUCTURE_KEYS
 from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import DATABASE_RETRY, WarehouseResource, database_failure
 from dagster_project.domain.registry import (
