@@ -11,6 +11,7 @@ from dagster import build_schedule_context
 
 from dagster_project import definitions
 from dagster_project.defs.meter_logs.jobs import previous_utc_day
+from dagster_project.domain.infrastructure import KINDS
 from dagster_project.settings import Settings
 from tests.support.settings import SYNC, code_location
 
@@ -47,6 +48,8 @@ def test_groups_follow_the_layers() -> None:
         "flows_raw/topup_tokens": "operator_input",
         "flows_raw/tariff_push_log": "write_path",
         "flows_raw/topup_log": "write_path",
+        **{f"flows_raw/{kind.name}": "registry" for kind in KINDS},
+        "flows_raw/infrastructure_rejects": "registry",
     }
     assert groups == {key: raw_groups.get(key) or layer_groups[key.split("/")[0]] for key in groups}
 
