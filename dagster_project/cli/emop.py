@@ -1,4 +1,5 @@
-"""`flows emop`: read one meter from the command line, as a table or as JSON."""
+"""`flows emop`: read one meter from the command line, or each meter of an ESCO, site or
+feeder, as a table or as JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ import click
 from click.core import ParameterSource
 from rich.console import Console
 
+from dagster_project.cli.common import EXIT_FAILED, fail, open_database
 from dagster_project.emop import objects as o
 from dagster_project.emop import runner
 from dagster_project.emop.client import STATE_OBJECTS, ClientSettings, EmopClient
@@ -28,6 +30,7 @@ from dagster_project.emop.errors import (
 from dagster_project.emop.state import MeterEndpoint, MeterState
 from dagster_project.emop.tariffs import ACTIVE_TARIFF_OBJECTS, FUTURE_TARIFF_OBJECTS, Tariff
 from dagster_project.emop.values import EMOP_EPOCH
+from dagster_project.warehouse.infrastructure_store import polled_meters
 
 COMMANDS = (
     "state",
@@ -109,9 +112,14 @@ _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
 @click.command("emop")
-@click.option("--host", required=True, help="Meter address.")
+@click.option(
+    "--host", default=None, help="Meter address (or select meters: --esco, --site, --feeder)."
+)
 @click.option("--port", type=PORT, default=8080, show_default=True)
 @click.option("--serial", default=None, help="Serial, only to name the meter in messages.")
+@click.option("--esco", default=None, help="Every polled meter of this ESCO (code or UUID).")
+@click.option("--site", default=None, help="Every polled meter on this site (its code).")
+@click.option("--feeder", default=None, help="Every polled meter on this feeder (its name).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option(
     "--timeout",
@@ -155,9 +163,12 @@ _GIVEN = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 @click.pass_context
 def emop(
     context: click.Context,
-    host: str,
+    host: str | None,
     port: int,
     serial: str | None,
+    esco: str | None,
+    site: str | None,
+    feeder: str | None,
     as_json: bool,
     timeout: float,
     attempts: int,
@@ -167,9 +178,20 @@ def emop(
     pages: int,
     command: str,
 ) -> None:
-    """Read COMMAND from the meter at --host over EMOP."""
-    if not host.strip():
+    """Read COMMAND over EMOP from the meter at --host, or from each polled meter of an ESCO,
+    site or feeder (--esco, --site, --feeder; given together, the meters in all of them), one
+    meter at a time."""
+    selection = {"esco": esco, "site": site, "feeder": feeder}
+    selected = {name: value for name, value in selection.items() if value is not None}
+    if host is not None and selected:
+        raise click.UsageError("give --host for one meter or --esco/--site/--feeder, not both")
+    if host is None and not selected:
+        raise click.UsageError("give --host, or select meters with --esco, --site or --feeder")
+    if host is not None and not host.strip():
         raise click.BadParameter("an empty host names no meter", param_hint="'--host'")
+    for name in ("port", "serial"):
+        if selected and context.get_parameter_source(name) in _GIVEN:
+            raise click.UsageError(f"--{name} names one meter: the selected meters have their own")
     for name, only in ONLY_FOR.items():
         if command != only and context.get_parameter_source(name) in _GIVEN:
             raise click.UsageError(f"{OPTION_NAMES[name]} applies to {only} only, not {command}")
@@ -184,34 +206,102 @@ def emop(
                 "give the end of the range after its start"
             )
     settings = ClientSettings(timeout_seconds=timeout, attempts=attempts, min_gap_seconds=gap)
-    meter = MeterEndpoint(host=host, port=port, serial=serial)
+    if host is not None:
+        reading = read_meter(
+            command, MeterEndpoint(host=host, port=port, serial=serial), settings, start, end, pages
+        )
+        if reading.result is not None:
+            click.echo(
+                json.dumps(to_plain(reading.result), indent=2)
+                if as_json
+                else render(reading.result)
+            )
+        for line in reading.errors:
+            click.echo(line, err=True)
+        sys.exit(EXIT_FAILED if reading.errors else 0)
+    read_selection(command, selected, settings, start, end, pages, as_json)
 
+
+@dataclass(frozen=True)
+class Reading:
+    """What one meter gave: the result to show (None when nothing was read), and the error
+    lines for stderr."""
+
+    result: Any
+    errors: list[str]
+
+
+def read_meter(
+    command: str,
+    meter: MeterEndpoint,
+    settings: ClientSettings,
+    start: datetime | None,
+    end: datetime | None,
+    pages: int,
+) -> Reading:
     async def run() -> Any:
         async with EmopClient(settings) as client:
             return await _COMMANDS[command](client, meter, start, end, pages)
 
     try:
-        with reading(command, meter, settings):
+        with reading_progress(command, meter, settings):
             result = runner.run(run())
     except EmopError as error:
-        click.echo(meter_error_line(meter, error), err=True)
-        sys.exit(1)
+        return Reading(None, [meter_error_line(meter, error)])
     except OSError as error:  # a socket failure the client did not wrap: still the meter's
-        click.echo(
-            f"error: meter {meter.label}: could not connect ({error}); {REACH_HINT}", err=True
+        return Reading(
+            None, [f"error: meter {meter.label}: could not connect ({error}); {REACH_HINT}"]
         )
-        sys.exit(1)
-
     if isinstance(result, MeterState) and not result.contacted and result.errors:
         # Nothing was read: a table of dashes and one line per object would bury the reason,
         # which is the first error (the rest say "not read: the meter already failed").
-        click.echo(meter_error_line(meter, next(iter(result.errors.values()))), err=True)
-        sys.exit(1)
-    click.echo(json.dumps(to_plain(result), indent=2) if as_json else render(result))
-    if isinstance(result, MeterState) and result.errors:
-        for name, error in result.errors.items():
-            click.echo(f"error reading {name}: {error}", err=True)
-        sys.exit(1)
+        return Reading(None, [meter_error_line(meter, next(iter(result.errors.values())))])
+    errors = (
+        [f"error reading {name}: {error}" for name, error in result.errors.items()]
+        if isinstance(result, MeterState)
+        else []
+    )
+    return Reading(result, errors)
+
+
+def read_selection(
+    command: str,
+    selected: dict[str, str],
+    settings: ClientSettings,
+    start: datetime | None,
+    end: datetime | None,
+    pages: int,
+    as_json: bool,
+) -> None:
+    """Each polled meter of the selection in turn (a meter serves one conversation at a time,
+    and the gap between requests holds per meter): a heading and its reading each, JSON lines
+    with --json; a meter that fails is said and the next one read. Exit 1 if any failed."""
+    with open_database() as conn:
+        meters = polled_meters(conn, **selected)
+    named = ", ".join(f"{name} {value!r}" for name, value in selected.items())
+    if not meters:
+        fail(f"no polled meter with {named} in the registry and infrastructure files loaded")
+    failed = []
+    for number, meter in enumerate(meters, 1):
+        endpoint = MeterEndpoint(host=meter.host, port=meter.port, serial=meter.serial)
+        if not as_json:
+            click.echo(f"== meter {meter.serial} ({meter.name}), {number} of {len(meters)} ==")
+        reading = read_meter(command, endpoint, settings, start, end, pages)
+        if as_json:
+            outcome = {"result": to_plain(reading.result)} if reading.result is not None else {}
+            click.echo(json.dumps({"serial": meter.serial, **outcome, "errors": reading.errors}))
+        elif reading.result is not None:
+            click.echo(render(reading.result))
+        for line in reading.errors:
+            click.echo(line, err=True)
+        if reading.errors:
+            failed.append(meter.serial)
+    click.echo(
+        f"{len(meters) - len(failed)} of {len(meters)} meters with {named} read"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+        err=True,
+    )
+    sys.exit(EXIT_FAILED if failed else 0)
 
 
 #: Requests each command makes (state: one per object; the tariff sets: one per field), for
@@ -224,7 +314,9 @@ REQUESTS = {
 
 
 @contextlib.contextmanager
-def reading(command: str, meter: MeterEndpoint, settings: ClientSettings) -> Iterator[None]:
+def reading_progress(
+    command: str, meter: MeterEndpoint, settings: ClientSettings
+) -> Iterator[None]:
     """Say on stderr what is being read while it is (a spinner on a terminal, one line
     otherwise), when it takes more than a couple of requests."""
     requests = REQUESTS.get(command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
@@ -13,6 +14,7 @@ from dagster_project.cli.common import settings
 from dagster_project.domain import tariff_requests as tr
 from dagster_project.emop.tariffs import LAST_ACTIVATION
 from dagster_project.warehouse import connection
+from dagster_project.warehouse.infrastructure_store import esco_ids
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 from dagster_project.warehouse.tariff_store import insert_request, meters_for_target
 from dagster_project.warehouse.write_store import insert_covered_meters
@@ -56,7 +58,7 @@ def tariff() -> None:
 
 @tariff.command("set", help=SET_HELP)
 @click.option("--serial", default=None, help="The meter's serial (EML and 10 digits).")
-@click.option("--esco", default=None, help="An ESCO's UUID: all its active prepay meters.")
+@click.option("--esco", default=None, help="An ESCO's UUID or code: all its active prepay meters.")
 @click.option("--standing-charge", required=True, help="GBP per day.")
 @click.option("--unit-rate-a", required=True, help="GBP per kWh (element A, or the single rate).")
 @click.option(
@@ -100,6 +102,9 @@ def set_tariff(
     try:
         with connection.connect(database.url, autocommit=True) as conn:
             ensure_raw_tables(conn)
+            if isinstance(target, tr.EscoTarget) and target.esco_id is None:
+                code_id = esco_ids(conn).get(target.esco.strip().lower())
+                target = replace(target, code_id=code_id)
             # Checked and stored against one snapshot: a registry reload meanwhile cannot mix
             # the old registry's meters with the new one's registers.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

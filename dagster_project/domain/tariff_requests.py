@@ -105,13 +105,17 @@ class MeterTarget:
 
 @dataclass(frozen=True)
 class EscoTarget:
-    """A request for every active prepay meter of an ESCO; `esco` is the text as typed."""
+    """A request for every active prepay meter of an ESCO; `esco` is the text as typed (a UUID,
+    or a code that `code_id` resolved from the infrastructure files)."""
 
     kind: ClassVar[str] = "esco"
     esco: str
+    code_id: uuid.UUID | None = None
 
     @property
     def esco_id(self) -> uuid.UUID | None:
+        if self.code_id is not None:
+            return self.code_id
         try:
             return uuid.UUID(self.esco.strip())
         except ValueError:
@@ -500,7 +504,8 @@ def _check_esco(
 ) -> tuple[tuple[MeterFacts, ...], list[TariffProblem]]:
     esco_id = target.esco_id
     if esco_id is None:
-        return (), [TariffProblem(None, "esco", target.esco, "not a UUID")]
+        reason = "not a UUID, nor the code of an ESCO in escos.csv"
+        return (), [TariffProblem(None, "esco", target.esco, reason)]
     members = [meter for meter in meters if meter.esco == esco_id]
     covered = tuple(sorted((m for m in members if is_covered(m)), key=lambda m: m.serial))
     if not covered:

@@ -211,6 +211,30 @@ def test_an_esco_request_covers_its_active_prepay_meters(
     assert tariff["unit_rate_element_b"] == Decimal("0.15")
 
 
+def test_an_esco_named_by_its_code_is_the_esco_of_that_code(
+    url: str, conn: psycopg.Connection
+) -> None:
+    conn.execute(
+        "insert into flows_raw.escos (id, code, name, source_file, source_row, loaded_at) "
+        "values (%s, 'wlce', 'Water Lilies', 'escos.csv', 2, now())",
+        (ESCO_TWINS,),
+    )
+    try:
+        result = flows_tariff(url, "--esco", "WLCE", *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert result.returncode == 0, result.stderr
+        assert f"stored for ESCO {ESCO_TWINS} (2 meters)" in result.stdout
+        (esco,) = conn.execute(
+            "select esco from flows_raw.tariff_change_requests where request_id = %s",
+            (request_id_of(result.stdout),),
+        ).fetchone()
+        assert esco == uuid.UUID(ESCO_TWINS)
+        unknown = flows_tariff(url, "--esco", "acme", *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert unknown.returncode != 0
+        assert "not a UUID, nor the code of an ESCO in escos.csv" in unknown.stderr
+    finally:
+        conn.execute("delete from flows_raw.escos")
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

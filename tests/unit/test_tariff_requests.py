@@ -511,7 +511,11 @@ def test_an_esco_without_active_prepay_meters_is_an_error() -> None:
 
 def test_an_esco_that_is_not_a_uuid_is_refused() -> None:
     (problem,) = check(tr.EscoTarget("acme"), [TWIN]).problems
-    assert (problem.field, problem.value, problem.reason) == ("esco", "acme", "not a UUID")
+    assert (problem.field, problem.value, problem.reason) == (
+        "esco",
+        "acme",
+        "not a UUID, nor the code of an ESCO in escos.csv",
+    )
 
 
 def test_esco_tariff_problems_name_the_esco() -> None:
