@@ -173,7 +173,7 @@ class Kind:
 ESCOS = Kind(
     "escos",
     {
-        "id": (parse_uuid, True),
+        "id": (lambda value: parse_uuid(value) if value else None, True),
         "code": (parse_code, False),
         "name": (parse_text, False),
         "region": (parse_optional_text, True),
