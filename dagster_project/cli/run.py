@@ -423,7 +423,7 @@ def serve_registry_source(options: RunOptions) -> Iterator[tuple[str, Path, dict
 
     from dagster_project.simulator import FleetConfig, run_simulator
 
-    registry = options.settings.state_dir / "simulated_fleet_registry.csv"
+    registry = options.settings.state_dir / "simulated_fleet" / "meter_registry.csv"
     config = FleetConfig(
         meters=options.meters,
         seed=options.seed,

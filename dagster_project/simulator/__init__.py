@@ -4,7 +4,9 @@ Modules: clock (simulated time), rng (seeded draws), config (FleetConfig, fault 
 identity (serials, models, addresses, fault assignment), model (MeterModel: balance, registers,
 drift, tariffs, logs; GroundTruth), handler (one request frame -> one response frame), server
 (SimulatedFleet: listeners, connections, faults), processes (ProcessFleet: a fleet split across
-worker processes), registry_out (the registry CSV), runner (run_simulator, serve_fleet).
+worker processes), registry_out (the registry CSV), infrastructure_out (the infrastructure files
+written beside it: ESCOs, sites, properties, feeders, service heads, circuits and their links),
+serve (run_simulator, serve_fleet).
 
 In-process fleet (tests)::
 
@@ -13,7 +15,7 @@ In-process fleet (tests)::
     async with SimulatedFleet(config) as fleet:
         for meter in fleet.meters:  # meter.index .serial .host .port .fault .address
             truth = meter.ground_truth()  # GroundTruth: what a correct client reads
-        fleet.write_registry_csv(path)
+        fleet.write_registry_csv(path)  # and escos.csv, sites.csv, ... beside it
         await fleet.set_fault(3, None)  # back online
         fleet.advance(timedelta(hours=1))  # move a frozen model on
 

@@ -23,6 +23,17 @@ _SERIAL_STRIDE = 104_729  # prime, so index -> serial is one-to-one below 8e9 me
 _SERIAL_SPAN = 8_000_000_000
 HARDWARE_MIX = (("C1.w", 80), ("B1.w", 10), ("EMA1.w", 10))
 FIRMWARE_MIX = (("3_02_0", 50), ("3_03_2", 35), ("3_04_1", 15))
+#: Meters are named as homes on streets, HOUSES_PER_STREET consecutive meters to a street (the
+#: infrastructure files group a street's meters of one ESCO into a site); once every street
+#: has a block, the numbering goes on past the last block's houses, so names never repeat.
+STREETS = (
+    "Alder Close", "Beech Road", "Cedar Way", "Damson Lane", "Elm Grove", "Foxglove Walk",
+    "Gorse Rise", "Hawthorn Drive", "Ivy Court", "Juniper Row", "Kingfisher Lane", "Larch Mews",
+    "Meadow View", "Nettle Bank", "Orchard Street", "Poplar Avenue", "Quarry Hill",
+    "Rowan Crescent", "Sorrel Gardens", "Teasel Place", "Upland Road", "Violet Terrace",
+    "Willow Green", "Yew Tree Lane",
+)  # fmt: skip
+HOUSES_PER_STREET = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +65,13 @@ class MeterSpec:
 def serial_for_index(seed: int, index: int) -> str:
     offset = key(seed, P_SERIAL) % _SERIAL_SPAN
     return f"EML{1_000_000_000 + (offset + index * _SERIAL_STRIDE) % _SERIAL_SPAN:010d}"
+
+
+def home_name(index: int) -> str:
+    """Meter i's home, e.g. "1 Alder Close" (meter 0), "1 Beech Road" (meter 12)."""
+    block, house = divmod(index, HOUSES_PER_STREET)
+    rounds, street = divmod(block, len(STREETS))
+    return f"{rounds * HOUSES_PER_STREET + house + 1} {STREETS[street]}"
 
 
 def esco_ids(config: FleetConfig) -> tuple[uuid.UUID, ...]:
@@ -118,7 +136,7 @@ def build_spec(
         index=index,
         id=stable_uuid(seed, "meter", index),
         serial=serial_for_index(seed, index),
-        name=f"Simulated home {index:06d}",
+        name=home_name(index),
         hardware=hardware,
         firmware=firmware,
         address=address,

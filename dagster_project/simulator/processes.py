@@ -28,7 +28,8 @@ from typing import BinaryIO
 
 from dagster_project.emop.state import MeterEndpoint
 from dagster_project.simulator.config import FleetConfig
-from dagster_project.simulator.identity import MeterSpec, build_specs
+from dagster_project.simulator.identity import MeterSpec, build_specs, esco_ids
+from dagster_project.simulator.infrastructure_out import simulated_move_at
 from dagster_project.simulator.registry_out import RegistryEntry, write_registry_csv
 from dagster_project.simulator.server import MeterListing, SimulatedFleet, max_meters_per_process
 
@@ -226,7 +227,12 @@ class ProcessFleet:
             RegistryEntry(spec, port, spec.dst_enabled, spec.prepay_enabled)
             for spec, port in zip(self._specs, self._ports, strict=True)
         )
-        return write_registry_csv(Path(path), entries)
+        return write_registry_csv(
+            Path(path),
+            entries,
+            escos=esco_ids(self.config),
+            move_at=simulated_move_at(self.config),
+        )
 
     def stop(self, timeout: float = 15.0) -> None:
         """Close every worker's stdin (they stop and exit), then wait; terminate stragglers."""

@@ -1,14 +1,22 @@
-"""The registry CSV for a simulated fleet, in dagster_project.domain.registry's format."""
+"""The registry CSV for a simulated fleet, in dagster_project.domain.registry's format, and the
+infrastructure files beside it (infrastructure_out)."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from dagster_project.domain.registry import COLUMNS
 from dagster_project.simulator.identity import MeterSpec
+from dagster_project.simulator.infrastructure_out import (
+    DEFAULT_MOVE_AT,
+    infrastructure_for_registry,
+    write_infrastructure_files,
+)
 
 
 @dataclass(frozen=True)
@@ -40,16 +48,24 @@ def registry_row(entry: RegistryEntry) -> dict[str, str]:
     }
 
 
-def write_registry_csv(path: Path, entries: Iterable[RegistryEntry]) -> int:
-    """Write the header and one row per meter (written whole, then renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_registry_csv(
+    path: Path,
+    entries: Iterable[RegistryEntry],
+    *,
+    escos: Sequence[uuid.UUID] = (),
+    move_at: datetime = DEFAULT_MOVE_AT,
+) -> int:
+    """Write the header and one row per meter (written whole, then renamed into place), after
+    the infrastructure files of those meters beside it (each written whole, then renamed), so
+    that a registry always finds its ESCOs and service heads. `escos` and `move_at`: see
+    infrastructure_out.infrastructure_for_registry."""
+    rows = [registry_row(entry) for entry in entries]
+    infrastructure = infrastructure_for_registry(rows, escos=escos, move_at=move_at)
+    write_infrastructure_files(path.parent, infrastructure)
     partial = path.with_name(path.name + ".partial")
-    count = 0
     with partial.open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
-        for entry in entries:
-            writer.writerow(registry_row(entry))
-            count += 1
+        writer.writerows(rows)
     partial.replace(path)
-    return count
+    return len(rows)

@@ -48,7 +48,8 @@ from dagster_project.simulator.config import (
     FleetConfig,
 )
 from dagster_project.simulator.handler import respond
-from dagster_project.simulator.identity import P_GARBAGE, MeterSpec, build_specs
+from dagster_project.simulator.identity import P_GARBAGE, MeterSpec, build_specs, esco_ids
+from dagster_project.simulator.infrastructure_out import simulated_move_at
 from dagster_project.simulator.model import GroundTruth, MeterModel
 from dagster_project.simulator.registry_out import RegistryEntry, write_registry_csv
 from dagster_project.simulator.rng import Draws, key
@@ -432,7 +433,12 @@ class SimulatedFleet:
 
     def write_registry_csv(self, path: Path | str) -> int:
         """Write the registry CSV for exactly these meters; return the number of rows."""
-        return write_registry_csv(Path(path), (m.registry_entry() for m in self.meters))
+        return write_registry_csv(
+            Path(path),
+            (m.registry_entry() for m in self.meters),
+            escos=esco_ids(self.config),
+            move_at=simulated_move_at(self.config),
+        )
 
     # ------------------------------------------------------------ serving
 

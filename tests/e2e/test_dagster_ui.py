@@ -177,7 +177,7 @@ def run_syncs(conn: psycopg.Connection, run_id: str) -> list[tuple[str, str, int
 
 def load_registry(database_url: str, tmp_path: Path) -> None:
     """Load the registry make dev's fleet wrote, recorded in make dev's Dagster instance."""
-    csv_path = tmp_path / "state" / "simulated_fleet_registry.csv"
+    csv_path = tmp_path / "state" / "simulated_fleet" / "meter_registry.csv"
     with DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
         result = materialize(
             [meter_registry_raw],
