@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -94,6 +94,9 @@ def parse_fuse_rating(value: str) -> int:
 def parse_rating_kw(value: str) -> Decimal | None:
     if value == "":
         return None
+    # Decimal() reads any script's digits (Arabic-Indic 150 is 150): only ASCII is a number.
+    if not value.isascii():
+        raise FieldError("rating_kw must be a number of kW in ASCII digits, e.g. 150")
     try:
         rating = Decimal(value)
     except InvalidOperation:
@@ -255,6 +258,15 @@ CIRCUIT_REGISTERS = Kind(
     references={("circuit",): "circuits"},
     entity=False,
 )
+#: How a message names one row of a kind that is referenced.
+SINGULAR = {
+    "escos": "ESCO",
+    "sites": "site",
+    "properties": "property",
+    "feeders": "feeder",
+    "service_heads": "service head",
+    "circuits": "circuit",
+}
 #: In load order: each kind names only kinds before it.
 KINDS = (ESCOS, SITES, PROPERTIES, FEEDERS, SERVICE_HEADS, PROPERTY_SERVICE_HEADS,
          SERVICE_HEAD_METERS, CIRCUITS, CIRCUIT_REGISTERS)  # fmt: skip
@@ -325,17 +337,15 @@ def parse_infrastructure_csv(
             problems.extend(row_problems)
         else:
             candidates.append((row.line, parsed))
-    twice = duplicated((line, _key(kind, parsed)) for line, parsed in candidates)
-    if kind is ESCOS:
-        given = [(line, parsed["id"]) for line, parsed in candidates if parsed["id"] is not None]
-        twice.update(duplicated(given))
+    twice = {(line, column): others for column, line, others in _duplicates(kind, candidates)}
     rows = []
     for line, parsed in candidates:
-        if line in twice:
-            others = ", ".join(str(other) for other in twice[line])
-            column = kind.key[-1]
-            reason = f"duplicate {' and '.join(kind.key)}: also on row(s) {others}"
+        shared = [(column, others) for (at, column), others in twice.items() if at == line]
+        for column, others in shared:
+            what = " and ".join(kind.key) if column == kind.key[-1] else column
+            reason = f"duplicate {what}: also on row(s) {', '.join(map(str, others))}"
             problems.append(RowProblem(line, column, str(parsed[column]), reason))
+        if shared:
             continue
         if kind.entity and parsed.get("id") is None:
             parsed["id"] = entity_id(kind, _key(kind, parsed))
@@ -373,11 +383,23 @@ def _reference_problems(
         found = known.get(target, {}).get(wanted)
         if found is None:
             named = " ".join(f"{column} {values[column]!r}" for column in columns)
-            reason = f"no {target.removesuffix('s').replace('_', ' ')} with {named} in {target}.csv"
+            reason = f"no {SINGULAR[target]} with {named} in {target}.csv"
             problems.append(RowProblem(line, columns[-1], values[columns[-1]], reason))
             continue
         parsed.update(zip(columns, found, strict=True))
     return problems
+
+
+def _duplicates(
+    kind: Kind, candidates: list[tuple[int, dict[str, Any]]]
+) -> Iterator[tuple[str, int, list[int]]]:
+    """(column, line, other lines) for each row whose key another row shares (reported on the
+    key's last column), and each ESCO whose given id another ESCO has."""
+    keys = duplicated((line, _key(kind, parsed)) for line, parsed in candidates)
+    yield from ((kind.key[-1], line, others) for line, others in keys.items())
+    if kind is ESCOS:
+        ids = [(line, parsed["id"]) for line, parsed in candidates if parsed["id"] is not None]
+        yield from (("id", line, others) for line, others in duplicated(ids).items())
 
 
 def _key(kind: Kind, parsed: Mapping[str, Any]) -> tuple[object, ...]:

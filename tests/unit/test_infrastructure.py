@@ -268,10 +268,6 @@ def test_bad_field_is_rejected_naming_line_field_and_value_and_other_rows_load(
     assert result.rejected_rows == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="parse_rating_kw goes through Decimal(), which reads any script's digits",
-)
 @pytest.mark.parametrize("value", ["\u0661\u0665\u0660", "\uff11\uff15\uff10"])
 def test_rating_kw_takes_ascii_digits_only(value: str) -> None:
     result = parse(FEEDERS, with_row("feeders", 0, rating_kw=value), known_before(FEEDERS))
@@ -564,3 +560,26 @@ def test_rows_shaped_like_real_exports_load(tmp_path: Path) -> None:
         None,
     )
     assert link["start_time"] == utc("2026-03-01T14:00")
+
+
+def test_two_escos_with_one_id_are_both_rejected_on_their_id() -> None:
+    rows = ["id,code,name", f"{WLCE_ID},wlce,Water Lilies", f"{WLCE_ID},hmce,Heathfield"]
+    result = parse_infrastructure_csv(KIND["escos"], [line + "\n" for line in rows], {})
+    assert result.rows == []
+    assert [(r.row_number, r.field, r.value) for r in result.rejects] == [
+        (2, "id", WLCE_ID),
+        (3, "id", WLCE_ID),
+    ]
+    assert [r.reason for r in result.rejects] == [
+        "duplicate id: also on row(s) 3",
+        "duplicate id: also on row(s) 2",
+    ]
+
+
+def test_a_reference_message_names_one_of_the_kind() -> None:
+    rows = ["site,plot,service_head", "lilies,9 Nowhere,H1"]
+    known = {"properties": {}, "service_heads": {("H1",): ("H1",)}}
+    (reject,) = parse_infrastructure_csv(
+        KIND["property_service_heads"], [line + "\n" for line in rows], known
+    ).rejects
+    assert reject.reason == ("no property with site 'lilies' plot '9 Nowhere' in properties.csv")
