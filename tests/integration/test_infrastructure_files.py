@@ -95,7 +95,7 @@ def test_a_bad_row_is_rejected_naming_row_field_and_value_and_the_rest_loads(
         assert [code for code, *_ in sites(db)] == ["lilies", "meadows"]
         assert db.execute(
             "select kind, row_number, field, value, reason from flows_raw.infrastructure_rejects"
-        ).fetchall() == [("sites", 4, "esco", "acme", "no esco with esco 'acme' in escos.csv")]
+        ).fetchall() == [("sites", 4, "esco", "acme", "no ESCO with esco 'acme' in escos.csv")]
 
 
 def test_a_file_that_cannot_be_read_or_is_gone_keeps_the_last_good_one(infra_db, tmp_path) -> None:
