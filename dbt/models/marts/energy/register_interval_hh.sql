@@ -85,8 +85,10 @@ log_2 as (
 ),
 
 -- Each register's reads, import from log 1 and export from log 2 (swapped on registers that
--- measure the other way round).
-reads as (
+-- measure the other way round). Not materialized: each of its two uses (bounded, off_grid)
+-- has its own filter pushed down to the log scans, instead of millions of reads being spooled
+-- to disk once and read back twice.
+reads as not materialized (
 
     select
         registers.register_id,
@@ -165,7 +167,11 @@ measured as (
         registers.hardware,
         registers.starts_at,
         registers.ends_at,
-        (extract(epoch from spans.to_at - spans.from_at) / 1800)::int as half_hours,
+        -- Nearly every span is one half-hour: a cheap interval comparison for that.
+        case
+            when spans.to_at - spans.from_at = interval '30 minutes' then 1
+            else (extract(epoch from spans.to_at - spans.from_at) / 1800)::int
+        end as half_hours,
         spans.to_wh - spans.from_wh as delta_wh
     from spans
     inner join registers on spans.register_id = registers.register_id
@@ -208,10 +214,18 @@ drift_periods as (
 
 ),
 
-judged as (
+-- Materialized: every rule is evaluated once per span here and kept as a narrow flag (inlined,
+-- each use of a flag downstream would evaluate its rule again), and the one-half-hour spans and
+-- the longer gaps below each read their own part of it.
+judged as materialized (
 
     select
-        measured.*,
+        measured.register_id,
+        measured.direction,
+        measured.from_at,
+        measured.half_hours,
+        measured.starts_at,
+        measured.ends_at,
         {{ consumption_wh('delta_wh', 'half_hours', 'hardware') }} as consumption_wh,
         {{ rule_missing_read('from_wh', 'to_wh') }} as is_missing_read,
         {{ rule_gap_too_long('half_hours') }} as is_gap_too_long,
@@ -219,38 +233,55 @@ judged as (
         coalesce({{ rule_negative_consumption('delta_wh', 'half_hours', 'hardware') }}, false)
             as is_negative_consumption,
         coalesce({{ rule_rollover('delta_wh', 'half_hours', 'hardware') }}, false) as is_rollover,
+        {{ rule_over_supply_limit(
+            consumption_wh('delta_wh', 'half_hours', 'hardware'), 'half_hours', 'hardware'
+        ) }} as is_over_supply_limit,
         {{ rule_duplicate_timestamp('is_duplicate') }} as is_duplicate_timestamp,
+        -- The range is built only for the spans of a drifted meter.
         coalesce(
-            drift_periods.periods && tstzrange(measured.from_at, measured.to_at), false
+            drift_periods.periods is not null
+            and drift_periods.periods && tstzrange(measured.from_at, measured.to_at),
+            false
         ) as is_clock_drift
     from measured
     left join drift_periods on measured.meter_id = drift_periods.meter_id
 
 ),
 
-classified as (
+-- Inlined into each of its uses, so each reads only its own spans of judged.
+classified as not materialized (
 
     select
         register_id,
         direction,
         from_at,
-        to_at,
         half_hours,
         starts_at,
         ends_at,
-        array_remove(array[
+        is_negative_consumption,
+        is_register_reset,
+        -- Most spans break no rule: the array of those broken is built only when one is.
+        case
+            when not (
+                is_missing_read
+                or is_gap_too_long
+                or is_register_reset
+                or is_negative_consumption
+                or is_rollover
+                or is_over_supply_limit
+                or is_clock_drift
+                or is_duplicate_timestamp
+            ) then '{}'::text[]
+            else array_remove(array[
             case when is_missing_read then 'missing_read' end,
             case when is_gap_too_long and not is_missing_read then 'gap_too_long' end,
             case when is_register_reset then 'register_reset' end,
             case when is_negative_consumption then 'negative_consumption' end,
             case when is_rollover then 'rollover' end,
-            case
-                when {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
-                    then 'over_supply_limit'
-            end,
+            case when is_over_supply_limit then 'over_supply_limit' end,
             case when is_clock_drift then 'clock_drift' end,
             case when is_duplicate_timestamp then 'duplicate_timestamp' end
-        ], null) as rules,
+        ], null) end as rules,
         case
             when is_missing_read or is_gap_too_long then 'missing'
             when
@@ -258,7 +289,7 @@ classified as (
                 or is_negative_consumption
                 or is_clock_drift
                 or is_duplicate_timestamp
-                or {{ rule_over_supply_limit('consumption_wh', 'half_hours', 'hardware') }}
+                or is_over_supply_limit
                 then 'suspect'
             when half_hours = 1 then 'actual'
             else 'estimated'
@@ -269,32 +300,31 @@ classified as (
 ),
 
 -- One row per half-hour of each span. A suspect one-half-hour span keeps its consumption for
--- review, unless it is negative or follows a reset.
-half_hours as (
+-- review, unless it is negative or follows a reset. Nearly all spans are one half-hour: they
+-- stream on to the pairing; only the longer gaps are kept apart (materialized, they are few).
+one_half_hours as (
 
     select
         register_id,
         direction,
-        from_at,
         from_at as half_hour_at,
-        1 as position,
-        half_hours,
         quality,
         rules,
         case
             when quality = 'actual' then consumption_wh
             when
                 quality = 'suspect'
-                and not ('negative_consumption' = any(rules) or 'register_reset' = any(rules))
+                and not (is_negative_consumption or is_register_reset)
                 then consumption_wh
         end as wh,
-        consumption_wh,
         starts_at,
         ends_at
     from classified
     where half_hours = 1
 
-    union all
+),
+
+gap_half_hours as (
 
     select
         classified.register_id,
@@ -305,7 +335,6 @@ half_hours as (
         classified.half_hours,
         classified.quality,
         classified.rules,
-        null::numeric as wh,
         classified.consumption_wh,
         classified.starts_at,
         classified.ends_at
@@ -330,7 +359,7 @@ weighted as (
     select
         half_hours.*,
         coalesce(profile.kwh, 0) as weight
-    from half_hours
+    from gap_half_hours as half_hours
     -- A lateral, so that each estimated half-hour looks up its own few rows by the index.
     left join lateral (  -- noqa: ST05
         {% if is_incremental() -%}
@@ -402,7 +431,20 @@ estimated as (
 channels as (
 
     select register_id, direction, half_hour_at, quality, rules, wh, starts_at, ends_at
-    from half_hours
+    from one_half_hours
+
+    union all
+
+    select
+        register_id,
+        direction,
+        half_hour_at,
+        quality,
+        rules,
+        null::numeric as wh,
+        starts_at,
+        ends_at
+    from gap_half_hours
     where quality <> 'estimated'
 
     union all
