@@ -50,6 +50,7 @@ log_1 as (
 
     select
         log_1.meter_id,
+        1 as log,
         log_1.record_timestamp,
         log_1.is_reset,
         log_1.is_conflicting_duplicate,
@@ -69,6 +70,7 @@ log_2 as (
 
     select
         log_2.meter_id,
+        2 as log,
         log_2.record_timestamp,
         log_2.is_reset,
         log_2.is_conflicting_duplicate,
@@ -84,33 +86,14 @@ log_2 as (
 
 ),
 
--- Each register's reads, import from log 1 and export from log 2 (swapped on registers that
--- measure the other way round). Not materialized: each of its two uses (bounded, off_grid)
--- has its own filter pushed down to the log scans, instead of millions of reads being spooled
--- to disk once and read back twice.
+-- Each meter's records of both logs. Not materialized: each of its two uses (bounded,
+-- off_grid) has its own filter pushed down to the log scans, instead of millions of reads
+-- being spooled to disk once and read back twice.
 reads as not materialized (
 
-    select
-        registers.register_id,
-        case when registers.direction_reversed then 'export' else 'import' end as direction,
-        log_1.record_timestamp as read_at,
-        case when registers.element = 'B' then log_1.b_wh else log_1.a_wh end as wh,
-        log_1.is_reset,
-        log_1.is_conflicting_duplicate
-    from log_1
-    inner join registers on log_1.meter_id = registers.meter_id
-
+    select * from log_1
     union all
-
-    select
-        registers.register_id,
-        case when registers.direction_reversed then 'import' else 'export' end as direction,
-        log_2.record_timestamp as read_at,
-        case when registers.element = 'B' then log_2.b_wh else log_2.a_wh end as wh,
-        log_2.is_reset,
-        log_2.is_conflicting_duplicate
-    from log_2
-    inner join registers on log_2.meter_id = registers.meter_id
+    select * from log_2
 
 ),
 
@@ -119,63 +102,94 @@ reads as not materialized (
 -- where a real read has the same instant.
 bounded as (
 
-    select register_id, direction, read_at, 1 as bound_order, wh, is_reset, is_conflicting_duplicate
+    select
+        meter_id,
+        log,
+        record_timestamp as read_at,
+        1 as bound_order,
+        a_wh,
+        b_wh,
+        is_reset,
+        is_conflicting_duplicate
     from reads
-    where not {{ rule_off_grid('read_at') }}
+    where not {{ rule_off_grid('record_timestamp') }}
 
     union all
 
     select
-        registers.register_id,
-        directions.direction,
+        windows.meter_id,
+        logs.log,
         bounds.read_at,
         bounds.bound_order,
-        null::bigint as wh,
+        null::bigint as a_wh,
+        null::bigint as b_wh,
         false as is_reset,
         false as is_conflicting_duplicate
-    from registers
-    cross join (values ('import'), ('export')) as directions (direction)
+    from {{ ref('int_energy_windows') }} as windows
+    cross join (values (1), (2)) as logs (log)
     cross join lateral (
-        values (registers.starts_at, 0), (registers.ends_at, 2)
+        values (windows.starts_at, 0), (windows.ends_at, 2)
     ) as bounds (read_at, bound_order)
 
 ),
 
+-- The spans of each meter's log: both elements of a meter (A and B) share its records, so the
+-- reads are ordered once per meter, not once per register (half the rows to sort).
 spans as (
 
     select
-        register_id,
-        direction,
-        lag(read_at) over by_register as from_at,
+        meter_id,
+        log,
+        lag(read_at) over by_log as from_at,
         read_at as to_at,
-        lag(wh) over by_register as from_wh,
-        wh as to_wh,
+        lag(a_wh) over by_log as from_a_wh,
+        a_wh as to_a_wh,
+        lag(b_wh) over by_log as from_b_wh,
+        b_wh as to_b_wh,
         is_reset as to_is_reset,
         -- A read the meter sent twice, differently, leaves both half-hours around it in doubt.
-        is_conflicting_duplicate or lag(is_conflicting_duplicate) over by_register
-            as is_duplicate
+        is_conflicting_duplicate or lag(is_conflicting_duplicate) over by_log as is_duplicate
     from bounded
-    window by_register as (partition by register_id, direction order by read_at, bound_order)
+    window by_log as (partition by meter_id, log order by read_at, bound_order)
+
+),
+
+-- Each register's spans: import from log 1 and export from log 2 (swapped on registers that
+-- measure the other way round), of its element's register.
+register_spans as (
+
+    select
+        registers.register_id,
+        case
+            when (spans.log = 1) <> registers.direction_reversed then 'import' else 'export'
+        end as direction,
+        spans.from_at,
+        spans.to_at,
+        case when registers.element = 'B' then spans.from_b_wh else spans.from_a_wh end as from_wh,
+        case when registers.element = 'B' then spans.to_b_wh else spans.to_a_wh end as to_wh,
+        spans.to_is_reset,
+        spans.is_duplicate,
+        registers.meter_id,
+        registers.hardware,
+        registers.starts_at,
+        registers.ends_at
+    from spans
+    inner join registers on spans.meter_id = registers.meter_id
+    where spans.to_at > spans.from_at
 
 ),
 
 measured as (
 
     select
-        spans.*,
-        registers.meter_id,
-        registers.hardware,
-        registers.starts_at,
-        registers.ends_at,
+        *,
         -- Nearly every span is one half-hour: a cheap interval comparison for that.
         case
-            when spans.to_at - spans.from_at = interval '30 minutes' then 1
-            else (extract(epoch from spans.to_at - spans.from_at) / 1800)::int
+            when to_at - from_at = interval '30 minutes' then 1
+            else (extract(epoch from to_at - from_at) / 1800)::int
         end as half_hours,
-        spans.to_wh - spans.from_wh as delta_wh
-    from spans
-    inner join registers on spans.register_id = registers.register_id
-    where spans.to_at > spans.from_at
+        to_wh - from_wh as delta_wh
+    from register_spans
 
 ),
 
@@ -273,15 +287,16 @@ classified as not materialized (
                 or is_duplicate_timestamp
             ) then '{}'::text[]
             else array_remove(array[
-            case when is_missing_read then 'missing_read' end,
-            case when is_gap_too_long and not is_missing_read then 'gap_too_long' end,
-            case when is_register_reset then 'register_reset' end,
-            case when is_negative_consumption then 'negative_consumption' end,
-            case when is_rollover then 'rollover' end,
-            case when is_over_supply_limit then 'over_supply_limit' end,
-            case when is_clock_drift then 'clock_drift' end,
-            case when is_duplicate_timestamp then 'duplicate_timestamp' end
-        ], null) end as rules,
+                case when is_missing_read then 'missing_read' end,
+                case when is_gap_too_long and not is_missing_read then 'gap_too_long' end,
+                case when is_register_reset then 'register_reset' end,
+                case when is_negative_consumption then 'negative_consumption' end,
+                case when is_rollover then 'rollover' end,
+                case when is_over_supply_limit then 'over_supply_limit' end,
+                case when is_clock_drift then 'clock_drift' end,
+                case when is_duplicate_timestamp then 'duplicate_timestamp' end
+            ], null)
+        end as rules,
         case
             when is_missing_read or is_gap_too_long then 'missing'
             when
@@ -455,15 +470,18 @@ channels as (
 ),
 
 -- Reads off the half-hour grid are left out of the spans; the half-hour they fall in is
--- suspect (the meter recorded at a time it should not have).
+-- suspect (the meter recorded at a time it should not have), on both registers of the meter.
 off_grid as (
 
     select distinct
-        register_id,
-        direction,
-        {{ floor_half_hour('read_at') }} as half_hour_at
+        registers.register_id,
+        case
+            when (reads.log = 1) <> registers.direction_reversed then 'import' else 'export'
+        end as direction,
+        {{ floor_half_hour('reads.record_timestamp') }} as half_hour_at
     from reads
-    where {{ rule_off_grid('read_at') }}
+    inner join registers on reads.meter_id = registers.meter_id
+    where {{ rule_off_grid('reads.record_timestamp') }}
 
 ),
 
