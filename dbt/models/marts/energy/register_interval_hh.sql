@@ -471,7 +471,8 @@ channels as (
 
 -- Reads off the half-hour grid are left out of the spans; the half-hour they fall in is
 -- suspect (the meter recorded at a time it should not have), on both registers of the meter.
-off_grid as (
+-- Materialized: few rows, looked up by both the import and the export half-hours.
+off_grid as materialized (
 
     select distinct
         registers.register_id,
@@ -485,7 +486,8 @@ off_grid as (
 
 ),
 
-checked as (
+-- Inlined into both sides of the pairing, each with its direction pushed down to the spans.
+checked as not materialized (
 
     select
         channels.register_id,
@@ -514,21 +516,40 @@ checked as (
 
 ),
 
--- Import and export of each half-hour side by side: grouped, not joined, so no misjudged row
--- count can turn the pairing into a loop over every pair of rows.
+imports as (
+
+    select * from checked
+    where direction = 'import'
+
+),
+
+exports as (
+
+    select * from checked
+    where direction = 'export'
+
+),
+
+-- Import and export of each half-hour side by side. Every half-hour of a register's window has
+-- exactly one row of each direction (the spans of a log tile the window), so a full join pairs
+-- them as grouping would, at half the cost; and a full join cannot be planned as a nested loop,
+-- so no misjudged row count can turn the pairing into a loop over every pair of rows.
 paired as (
 
     select
-        register_id,
-        half_hour_at,
-        max(wh) filter (where direction = 'import') as import_wh,
-        max(wh) filter (where direction = 'export') as export_wh,
-        max(quality) filter (where direction = 'import') as quality,
-        max(quality) filter (where direction = 'export') as export_quality,
-        max(rules) filter (where direction = 'import') as rules,
-        max(rules) filter (where direction = 'export') as export_rules
-    from checked
-    group by register_id, half_hour_at
+        coalesce(imports.register_id, exports.register_id) as register_id,
+        coalesce(imports.half_hour_at, exports.half_hour_at) as half_hour_at,
+        imports.wh as import_wh,
+        exports.wh as export_wh,
+        imports.quality,
+        exports.quality as export_quality,
+        imports.rules,
+        exports.rules as export_rules
+    from imports
+    full join exports
+        on
+        imports.register_id = exports.register_id
+        and imports.half_hour_at = exports.half_hour_at
 
 )
 
