@@ -88,9 +88,12 @@
 {%- endmacro %}
 
 
-{#- The half-hour a timestamp falls in (its start). -#}
+{#-
+    The half-hour a timestamp falls in (its start): binned from an instant on the grid, in
+    timestamp arithmetic (the numeric epoch extract it replaces cost seconds per million rows).
+-#}
 {% macro floor_half_hour(timestamp) -%}
-    to_timestamp(floor(extract(epoch from {{ timestamp }}) / 1800) * 1800)
+    date_bin('30 minutes', {{ timestamp }}, timestamptz '2000-01-01 00:00+00')
 {%- endmacro %}
 
 

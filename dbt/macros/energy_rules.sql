@@ -77,9 +77,13 @@
 {%- endmacro %}
 
 
-{#- A read whose timestamp is not on the half-hour grid (:00 or :30, whole seconds). -#}
+{#-
+    A read whose timestamp is not on the half-hour grid (:00 or :30, whole seconds): it is not
+    the start of its own half-hour (floor_half_hour, a timestamp comparison, is far cheaper on
+    millions of reads than numeric epoch arithmetic).
+-#}
 {% macro rule_off_grid(timestamp) -%}
-    (extract(epoch from {{ timestamp }}) % 1800 <> 0)
+    ({{ floor_half_hour(timestamp) }} <> {{ timestamp }})
 {%- endmacro %}
 
 
