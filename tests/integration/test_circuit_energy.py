@@ -27,7 +27,7 @@ from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import WarehouseResource
 from dagster_project.warehouse import connection
 from tests.support import energy
-from tests.support.energy import download, elements, load_registry, serve
+from tests.support.energy import download, elements, load_registry, read_kwh, serve
 
 DAY = date(2026, 11, 10)  # GMT: the UK day is the UTC day
 MOVED_AT = datetime(2026, 11, 10, 14, tzinfo=UTC)
@@ -73,21 +73,6 @@ def load_infrastructure(url: str, directory: Path):
     result = materialize([infrastructure_files], resources=resources)
     assert result.success
     return result
-
-
-def read_kwh(db: psycopg.Connection, serial: str, element: str, start: datetime, end: datetime):
-    """A register's import between two instants, from its raw reads (kWh, to the Wh)."""
-    column = sql.Identifier("import_b_wh" if element == "B" else "import_a_wh")
-    reads = dict(
-        db.execute(
-            sql.SQL(
-                "select record_timestamp, {} from flows_raw.profile_log_1 "
-                "where serial = %s and record_timestamp = any(%s)"
-            ).format(column),
-            (serial, [start, end]),
-        ).fetchall()
-    )
-    return Decimal(reads[end] - reads[start]) / 1000
 
 
 def circuit_day(db: psycopg.Connection, circuit: str) -> tuple:

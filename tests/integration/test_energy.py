@@ -17,7 +17,7 @@ from dagster_project.warehouse import connection, energy_health
 from dagster_project.warehouse.raw_tables import PROFILE_LOG_1
 from dagster_project.warehouse.sync_store import load_profile_log_1
 from tests.support import energy
-from tests.support.energy import download, elements, load_registry, serve
+from tests.support.energy import download, elements, load_registry, read_kwh, serve
 
 ENERGY = ("+meter_consumption_daily", "+register_completeness_daily")
 
@@ -43,22 +43,12 @@ def completeness(db: psycopg.Connection, day: date) -> list[tuple]:
 
 def uk_day_import(db: psycopg.Connection, serial: str, element: str, day: date) -> Decimal:
     """The UK day's import as the difference of the register's reads at its ends, kWh."""
-    column = sql.Identifier("import_b_wh" if element == "B" else "import_a_wh")
     start, end = db.execute(
         "select (%(day)s::timestamp at time zone 'Europe/London'), "
         "((%(day)s::date + 1)::timestamp at time zone 'Europe/London')",
         {"day": day},
     ).fetchone()
-    reads = dict(
-        db.execute(
-            sql.SQL(
-                "select record_timestamp, {} from flows_raw.profile_log_1 "
-                "where serial = %s and record_timestamp = any(%s)"
-            ).format(column),
-            (serial, [start, end]),
-        ).fetchall()
-    )
-    return Decimal(reads[end] - reads[start]) / 1000
+    return read_kwh(db, serial, element, start, end)
 
 
 def day_sum(db: psycopg.Connection, serial: str, element: str, day: date) -> Decimal:

@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 from dagster import materialize
+from psycopg import sql
 
 from dagster_project.defs.meter_logs.assets import profile_log_1, profile_log_2
 from dagster_project.defs.resources import WarehouseResource
@@ -69,3 +72,21 @@ def download(url: str, *days: str) -> None:
 def build(url: str, *select: str) -> None:
     result = run_dbt(url, "run", "--select", *select)
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def read_kwh(
+    db: psycopg.Connection, serial: str, element: str, start: datetime, end: datetime
+) -> Decimal:
+    """A register's import between two instants from its raw profile-log reads, kWh (to the
+    Wh): what the marts' half-hours between them must add up to."""
+    column = sql.Identifier("import_b_wh" if element == "B" else "import_a_wh")
+    reads = dict(
+        db.execute(
+            sql.SQL(
+                "select record_timestamp, {} from flows_raw.profile_log_1 "
+                "where serial = %s and record_timestamp = any(%s)"
+            ).format(column),
+            (serial, [start, end]),
+        ).fetchall()
+    )
+    return Decimal(reads[end] - reads[start]) / 1000
