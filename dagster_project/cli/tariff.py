@@ -24,7 +24,8 @@ from dagster_project.warehouse.write_store import insert_covered_meters
 EXIT_INVALID = 2
 
 SET_HELP = f"""Schedule a tariff change for one meter (--serial) or for every active meter with
-prepayment enabled of an ESCO (--esco). The request is checked and stored in
+prepayment enabled of an ESCO (--esco, UUID or code), a site (--site) or a feeder (--feeder).
+The request is checked and stored in
 flows_raw.tariff_change_requests; nothing is written to a meter yet.
 
 \b
@@ -59,6 +60,8 @@ def tariff() -> None:
 @tariff.command("set", help=SET_HELP)
 @click.option("--serial", default=None, help="The meter's serial (EML and 10 digits).")
 @click.option("--esco", default=None, help="An ESCO's UUID or code: all its active prepay meters.")
+@click.option("--site", default=None, help="A site's code: all its active prepay meters.")
+@click.option("--feeder", default=None, help="A feeder's name: all its active prepay meters.")
 @click.option("--standing-charge", required=True, help="GBP per day.")
 @click.option("--unit-rate-a", required=True, help="GBP per kWh (element A, or the single rate).")
 @click.option(
@@ -72,6 +75,8 @@ def tariff() -> None:
 def set_tariff(
     serial: str | None,
     esco: str | None,
+    site: str | None,
+    feeder: str | None,
     standing_charge: str,
     unit_rate_a: str,
     unit_rate_b: str | None,
@@ -81,11 +86,15 @@ def set_tariff(
     activation: str,
     requested_by: str | None,
 ) -> None:
-    if (serial is None) == (esco is None):
-        raise click.UsageError("give exactly one of --serial or --esco")
-    target: tr.Target = (
-        tr.MeterTarget(serial.strip()) if serial is not None else tr.EscoTarget(str(esco))
-    )
+    targets: list[tr.Target] = [
+        *([tr.MeterTarget(serial.strip())] if serial is not None else []),
+        *([tr.EscoTarget(esco)] if esco is not None else []),
+        *([tr.SiteTarget(site.strip().lower())] if site is not None else []),
+        *([tr.FeederTarget(feeder.strip())] if feeder is not None else []),
+    ]
+    if len(targets) != 1:
+        raise click.UsageError("give exactly one of --serial, --esco, --site or --feeder")
+    (target,) = targets
     arguments = tr.TariffArguments(
         standing_charge=standing_charge,
         unit_rate_element_a=unit_rate_a,

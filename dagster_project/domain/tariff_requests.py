@@ -126,7 +126,34 @@ class EscoTarget:
         return f"ESCO {self.esco}"
 
 
-Target = MeterTarget | EscoTarget
+@dataclass(frozen=True)
+class SiteTarget:
+    """A request for every active prepay meter on a site (by its code in the infrastructure
+    files: the meters whose service head serves a property of the site)."""
+
+    kind: ClassVar[str] = "site"
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"site {self.name}"
+
+
+@dataclass(frozen=True)
+class FeederTarget:
+    """A request for every active prepay meter on a feeder (by its name in the infrastructure
+    files: the meters whose service head hangs off it)."""
+
+    kind: ClassVar[str] = "feeder"
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"feeder {self.name}"
+
+
+GroupTarget = SiteTarget | FeederTarget
+Target = MeterTarget | EscoTarget | SiteTarget | FeederTarget
 
 
 @dataclass(frozen=True)
@@ -209,6 +236,8 @@ class TariffChangeRequest:
     tariff: RequestedTariff
     requested_by: str
     requested_at: datetime
+    #: The site's code or the feeder's name of a site or feeder request.
+    target_name: str | None = None
 
     @property
     def activation_at(self) -> datetime:
@@ -479,7 +508,9 @@ def check_meters(
     """The meters a request covers, and what stops the tariff from applying to each."""
     if isinstance(target, MeterTarget):
         return _check_meter(target, meters, unit_rate_element_b)
-    return _check_esco(target, meters, unit_rate_element_b)
+    if isinstance(target, EscoTarget):
+        return _check_esco(target, meters, unit_rate_element_b)
+    return _check_group(target, meters, unit_rate_element_b)
 
 
 def _check_meter(
@@ -507,13 +538,33 @@ def _check_esco(
         reason = "not a UUID, nor the code of an ESCO in escos.csv"
         return (), [TariffProblem(None, "esco", target.esco, reason)]
     members = [meter for meter in meters if meter.esco == esco_id]
+    return _covered_members(members, "esco", target.esco, "the ESCO", unit_rate_element_b)
+
+
+def _check_group(
+    target: GroupTarget, meters: Sequence[MeterFacts], unit_rate_element_b: str | None
+) -> tuple[tuple[MeterFacts, ...], list[TariffProblem]]:
+    """`meters`: those the infrastructure files put on the site or feeder."""
+    return _covered_members(
+        meters, target.kind, target.name, f"the {target.kind}", unit_rate_element_b
+    )
+
+
+def _covered_members(
+    members: Sequence[MeterFacts],
+    field: str,
+    value: str,
+    what: str,
+    unit_rate_element_b: str | None,
+) -> tuple[tuple[MeterFacts, ...], list[TariffProblem]]:
+    """The members a group request covers (active, prepay, not deleted), or why none."""
     covered = tuple(sorted((m for m in members if is_covered(m)), key=lambda m: m.serial))
     if not covered:
         reason = (
-            "the ESCO has no active meter with prepayment enabled in the registry "
+            f"{what} has no active meter with prepayment enabled in the registry "
             f"({len(members)} meter(s) listed for it)"
         )
-        return (), [TariffProblem(None, "esco", target.esco, reason)]
+        return (), [TariffProblem(None, field, value, reason)]
     problem = esco_rate_problem(covered, unit_rate_element_b)
     return covered, [problem] if problem else []
 
@@ -580,6 +631,7 @@ def build_request(
         tariff=check.tariff,
         requested_by=requested_by.strip(),
         requested_at=requested_at,
+        target_name=target.name if isinstance(target, SiteTarget | FeederTarget) else None,
     )
 
 
@@ -608,7 +660,12 @@ def problem_line(problem: TariffProblem, target: Target) -> str:
 def stored_lines(request: TariffChangeRequest, meters: Sequence[MeterFacts]) -> list[str]:
     """What was stored: the request, its tariff, and one line per meter it covers."""
     tariff = request.tariff
-    target = f"meter {request.serial}" if request.serial else f"ESCO {request.esco}"
+    if request.serial:
+        target = f"meter {request.serial}"
+    elif request.target_name:
+        target = f"{request.target_kind} {request.target_name}"
+    else:
+        target = f"ESCO {request.esco}"
     lines = [
         f"tariff change request {request.request_id} stored for {target} "
         f"({len(meters)} meter{'s' if len(meters) != 1 else ''})",

@@ -310,6 +310,11 @@ METER_EVENT_LOG = RawTable(
     partition_by="event_timestamp",
 )
 
+_TARGET_KINDS = "target_kind in ('meter', 'esco', 'site', 'feeder')"
+_GROUP_TARGET = (
+    "target_kind not in ('site', 'feeder') or "
+    "(target_name is not null and meter_id is null and serial is null and esco is null)"
+)
 TARIFF_CHANGE_REQUESTS = RawTable(
     "tariff_change_requests",
     _columns(
@@ -319,18 +324,22 @@ TARIFF_CHANGE_REQUESTS = RawTable(
         "serial text",
         "esco uuid",
         "tariff jsonb!",
+        # A site's code or a feeder's name, for a request covering a site's or feeder's meters.
+        # Added after the first release: nullable so that older databases can gain it.
+        "target_name text",
         "activation_at timestamptz!",
         "requested_by text!",
         "requested_at timestamptz!",
     ),
     (
         "primary key (request_id)",
-        "check (target_kind in ('meter', 'esco'))",
+        f"constraint tariff_change_requests_target_kind_check check ({_TARGET_KINDS})",
         "check (target_kind <> 'meter' or "
         "(meter_id is not null and serial is not null and esco is null))",
         "check (target_kind <> 'esco' or "
         "(esco is not null and meter_id is null and serial is null))",
         "check (jsonb_typeof(tariff) = 'object')",
+        f"constraint tariff_change_requests_group_target check ({_GROUP_TARGET})",
     ),
 )
 
@@ -599,7 +608,7 @@ def ensure_raw_tables(conn: psycopg.Connection, today: date | None = None) -> No
             _add_missing_columns(conn, table)
         for statement in _INDEXES:
             conn.execute(statement)
-        _allow_partial_outcome(conn)
+        _widen_checks(conn)
         for table in PARTITIONED_TABLES:
             if partitions.is_partitioned(conn, RAW_SCHEMA, table.name):
                 partitions.ensure_month_partitions(conn, RAW_SCHEMA, table.name, months)
@@ -655,22 +664,41 @@ def partition_existing_table(conn: psycopg.Connection, table: RawTable) -> int |
     return moved
 
 
-def _allow_partial_outcome(conn: psycopg.Connection) -> None:
-    """Snapshots tables created before partial reads were recorded refuse the outcome."""
-    (definition,) = conn.execute(
-        "select coalesce(("
-        "  select pg_get_constraintdef(oid) from pg_constraint"
-        "  where conname = 'meter_sync_snapshots_outcome_check'"
-        "  and conrelid = 'flows_raw.meter_sync_snapshots'::regclass"
-        "), '')"
-    ).fetchone()
-    if "partial" not in definition:
-        conn.execute(
-            "alter table flows_raw.meter_sync_snapshots "
-            "drop constraint if exists meter_sync_snapshots_outcome_check, "
-            "add constraint meter_sync_snapshots_outcome_check "
-            "check (outcome in ('ok', 'partial', 'failed', 'skipped'))"
-        )
+#: Checks widened since the first release: (table, constraint, what it now checks, a word
+#: only the new definition has). A table created before keeps its old check until replaced.
+_WIDENED_CHECKS = (
+    (
+        "meter_sync_snapshots",
+        "meter_sync_snapshots_outcome_check",
+        "outcome in ('ok', 'partial', 'failed', 'skipped')",
+        "partial",
+    ),
+    ("tariff_change_requests", "tariff_change_requests_target_kind_check", _TARGET_KINDS, "site"),
+    ("tariff_change_requests", "tariff_change_requests_group_target", _GROUP_TARGET, "site"),
+)
+
+
+def _widen_checks(conn: psycopg.Connection) -> None:
+    """Replace a check that predates what it now allows (e.g. partial reads, site requests)."""
+    for table, constraint, check, marker in _WIDENED_CHECKS:
+        (definition,) = conn.execute(
+            "select coalesce(("
+            "  select pg_get_constraintdef(oid) from pg_constraint"
+            "  where conname = %s and conrelid = %s::regclass"
+            "), '')",
+            (constraint, f"{RAW_SCHEMA}.{table}"),
+        ).fetchone()
+        if marker not in definition:
+            conn.execute(
+                sql.SQL(
+                    "alter table {} drop constraint if exists {}, add constraint {} check ({})"
+                ).format(
+                    sql.Identifier(RAW_SCHEMA, table),
+                    sql.Identifier(constraint),
+                    sql.Identifier(constraint),
+                    sql.SQL(check),
+                )
+            )
 
 
 def _add_missing_columns(conn: psycopg.Connection, table: RawTable) -> None:

@@ -12,13 +12,16 @@ from psycopg.types.json import Jsonb
 
 from dagster_project.domain.tariff_requests import (
     REGISTERS_MART,
+    FeederTarget,
     MeterFacts,
     MeterTarget,
+    SiteTarget,
     Target,
     TariffChangeRequest,
     tariff_json_text,
 )
 from dagster_project.warehouse.raw_tables import (
+    INFRASTRUCTURE_TABLES,
     METER_REGISTRY,
     METER_SYNC_SNAPSHOTS,
     TARIFF_CHANGE_REQUESTS,
@@ -30,11 +33,15 @@ METER_REGISTERS = sql.Identifier(*REGISTERS_MART.split("."))
 def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFacts]:
     """The registry meters a request names, with their enabled registers.
 
-    For an ESCO, all of its meters whatever their mode: which of them a request covers is the
-    checks' decision, and the count of the others makes a better message when none is covered.
+    For an ESCO, a site or a feeder, all of its meters whatever their mode: which of them a
+    request covers is the checks' decision, and the count of the others makes a better message
+    when none is covered. A site's or feeder's meters are those the infrastructure files hang
+    off its service heads.
     """
     if isinstance(target, MeterTarget):
         where, params = sql.SQL("serial = %s"), (target.serial,)
+    elif isinstance(target, SiteTarget | FeederTarget):
+        where, params = _on_service_heads(target), (target.name,)
     elif target.esco_id is not None:
         where, params = sql.SQL("esco = %s"), (target.esco_id,)
     else:
@@ -60,6 +67,22 @@ def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFac
         )
         for row in rows
     ]
+
+
+def _on_service_heads(target: SiteTarget | FeederTarget) -> sql.Composed:
+    """The registry meters on a site (its code, any case) or a feeder (its name)."""
+    heads = (
+        sql.SQL("select service_head from {} where site = lower(%s)").format(
+            INFRASTRUCTURE_TABLES["property_service_heads"].identifier
+        )
+        if isinstance(target, SiteTarget)
+        else sql.SQL("select name from {} where feeder = %s").format(
+            INFRASTRUCTURE_TABLES["service_heads"].identifier
+        )
+    )
+    return sql.SQL("serial in (select serial from {} where service_head in ({}))").format(
+        INFRASTRUCTURE_TABLES["service_head_meters"].identifier, heads
+    )
 
 
 def enabled_elements(
@@ -91,6 +114,7 @@ def request_row(request: TariffChangeRequest) -> dict[str, Any]:
         "meter_id": request.meter_id,
         "serial": request.serial,
         "esco": request.esco,
+        "target_name": request.target_name,
         # Money goes in as exact JSON numbers: the default dumps would need floats.
         "tariff": Jsonb(request.tariff.to_json(), dumps=tariff_json_text),
         "activation_at": request.activation_at,

@@ -24,7 +24,7 @@ from dagster_project.services.write_path import run_write_path
 from dagster_project.settings import DATABASE_URL
 from dagster_project.warehouse import connection, write_store
 from dagster_project.warehouse.connection import scratch_database
-from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS
+from dagster_project.warehouse.raw_tables import METER_SYNC_SNAPSHOTS, ensure_raw_tables
 from dagster_project.warehouse.sync_store import SyncHeader, load_sync
 from tests.support.dbt_cli import run_dbt
 from tests.support.flows_cli import FLOWS
@@ -235,6 +235,61 @@ def test_an_esco_named_by_its_code_is_the_esco_of_that_code(
         conn.execute("delete from flows_raw.escos")
 
 
+def place_meters(conn: psycopg.Connection) -> None:
+    """Service heads H0 and H1 on feeder F1 (meters 0 and 3, and 1), H4 on F2 (meter 4); H0
+    serves a property of site meadow."""
+    loaded = "'infra.csv', 2, now()"
+    for head, feeder in (("H0", "F1"), ("H1", "F1"), ("H4", "F2")):
+        conn.execute(
+            "insert into flows_raw.service_heads (id, name, feeder, phase, fuse_rating, type, "
+            f"source_file, source_row, loaded_at) values (gen_random_uuid(), %s, %s, 3, 100, "
+            f"'network_owned', {loaded})",
+            (head, feeder),
+        )
+    for number, head in ((0, "H0"), (3, "H0"), (1, "H1"), (4, "H4")):
+        conn.execute(
+            "insert into flows_raw.service_head_meters (service_head, serial, source_file, "
+            f"source_row, loaded_at) values (%s, %s, {loaded})",
+            (head, METERS[number]["serial"]),
+        )
+    conn.execute(
+        "insert into flows_raw.property_service_heads (site, plot, service_head, source_file, "
+        f"source_row, loaded_at) values ('meadow', '1', 'H0', {loaded})"
+    )
+
+
+def test_a_site_or_feeder_request_covers_the_active_prepay_meters_on_it(
+    url: str, conn: psycopg.Connection
+) -> None:
+    place_meters(conn)
+    try:
+        feeder = flows_tariff(url, "--feeder", "F1", *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert feeder.returncode == 0, feeder.stderr
+        assert "stored for feeder F1 (2 meters)" in feeder.stdout
+        meter_lines = [line for line in feeder.stdout.splitlines() if line.startswith("  meter ")]
+        assert [line.split()[1] for line in meter_lines] == [TWIN, TWIN_2]
+        assert conn.execute(
+            "select target_kind, target_name, meter_id, serial, esco "
+            "from flows_raw.tariff_change_requests where request_id = %s",
+            (request_id_of(feeder.stdout),),
+        ).fetchone() == ("feeder", "F1", None, None, None)
+
+        # Meter 3 on the site has prepayment off: only meter 0 is covered.
+        site = flows_tariff(url, "--site", "MEADOW", *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert site.returncode == 0, site.stderr
+        assert "stored for site meadow (1 meter)" in site.stdout
+
+        unknown = flows_tariff(url, "--feeder", "F9", *TARIFF, *RATE_B, *APRIL_FIRST)
+        assert unknown.returncode == 2
+        assert (
+            "feeder F9: feeder = 'F9': the feeder has no active meter with prepayment enabled "
+            "in the registry (0 meter(s) listed for it)"
+        ) in unknown.stderr
+    finally:
+        for table in ("service_heads", "service_head_meters", "property_service_heads"):
+            conn.execute(f"delete from flows_raw.{table}")
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -414,7 +469,7 @@ def test_serial_and_esco_together_is_a_usage_error(url: str, conn: psycopg.Conne
     before = stored(conn)
     result = flows_tariff(url, "--serial", TWIN, "--esco", ESCO_TWINS, *TARIFF, *APRIL_FIRST)
     assert result.returncode == 2
-    assert "exactly one of --serial or --esco" in result.stderr
+    assert "exactly one of --serial, --esco, --site or --feeder" in result.stderr
     assert stored(conn) == before
 
 
@@ -544,3 +599,36 @@ def test_a_request_whose_meters_left_or_were_deleted_ends_cancelled_after_the_wr
              f"meter {single['serial']} is deleted (installation_status 'deleted' in the "
              "registry)"),
         ]  # fmt: skip
+
+
+def test_a_requests_table_from_before_site_requests_is_widened(database_url: str) -> None:
+    """A database whose requests table predates site and feeder requests gains the column and
+    the wider checks when the raw tables are ensured; its rows stay."""
+    with (
+        scratch_database(database_url, "flows_tariff_old") as old_url,
+        connection.connect(old_url, autocommit=True) as old,
+    ):
+        old.execute("create schema flows_raw")
+        old.execute(
+            "create table flows_raw.tariff_change_requests (request_id uuid primary key, "
+            "target_kind text not null, meter_id uuid, serial text, esco uuid, "
+            "tariff jsonb not null, activation_at timestamptz not null, "
+            "requested_by text not null, requested_at timestamptz not null, "
+            "check (target_kind in ('meter', 'esco')))"
+        )
+        insert = (
+            "insert into flows_raw.tariff_change_requests (request_id, target_kind, esco, "
+            "target_name, tariff, activation_at, requested_by, requested_at) values "
+            "(gen_random_uuid(), %s, %s, %s, '{}', now(), 'alice', now())"
+        )
+        old.execute(
+            insert.replace(", target_name", "").replace(", %s, '{}'", ", '{}'"),
+            ("esco", ESCO_TWINS),
+        )
+        ensure_raw_tables(old)
+        old.execute(insert, ("site", None, "meadow"))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            old.execute(insert, ("site", None, None))  # a site request names its site
+        assert old.execute(
+            "select target_kind from flows_raw.tariff_change_requests order by target_kind"
+        ).fetchall() == [("esco",), ("site",)]

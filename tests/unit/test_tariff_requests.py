@@ -604,3 +604,29 @@ def test_only_plain_digits_are_an_amount(text: str) -> None:
     # Decimal() reads each of these; 0E-100000 would have reached PostgreSQL as 100000 places.
     with pytest.raises(tr.TariffValueError):
         tr.parse_money(text, FIELDS["standing_charge"])
+
+
+@pytest.mark.parametrize("target", [tr.SiteTarget("meadow"), tr.FeederTarget("F1")])
+def test_a_site_or_feeder_request_covers_its_active_prepay_meters(target) -> None:
+    result = check(target, [TWIN, meter(2, mode="passive")])
+    assert result.ok
+    assert result.meters == (TWIN,)
+    request = tr.build_request(target, result, "alice", NOW)
+    assert (request.target_kind, request.target_name, request.esco) == (
+        target.kind,
+        target.name,
+        None,
+    )
+    assert (
+        f"stored for {target.kind} {target.name} (1 meter)"
+        in tr.stored_lines(request, result.meters)[0]
+    )
+
+
+def test_a_site_without_active_prepay_meters_is_refused_naming_it() -> None:
+    target = tr.SiteTarget("meadow")
+    (problem,) = check(target, [meter(2, mode="passive")]).problems
+    assert tr.problem_line(problem, target) == (
+        "site meadow: site = 'meadow': the site has no active meter with prepayment enabled "
+        "in the registry (1 meter(s) listed for it)"
+    )

@@ -82,6 +82,7 @@ changes as (
         -- The ESCO a request named, else the meter's own.
         coalesce(requests.esco_id, registry.esco) as esco,
         requests.target_kind,
+        requests.target_name,
         requests.tariff_standing_charge as standing_charge,
         requests.tariff_unit_rate_a as unit_rate_a,
         -- The rates this meter gets: an ESCO's night rate goes to its twin-element meters only.
@@ -167,6 +168,7 @@ select
     serial,
     esco,
     target_kind,
+    target_name,
     standing_charge,
     unit_rate_a,
     unit_rate_b,

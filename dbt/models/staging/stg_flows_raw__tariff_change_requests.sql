@@ -7,6 +7,7 @@ select
     meter_id,
     serial,
     esco as esco_id,
+    target_name,
 
     -- tariff
     tariff,
