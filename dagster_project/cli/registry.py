@@ -9,6 +9,11 @@ from pathlib import Path
 import click
 
 from dagster_project.cli.common import EXIT_FAILED, EXIT_USAGE, fail
+from dagster_project.domain.infrastructure import (
+    ESCOS,
+    InfrastructureFileError,
+    read_infrastructure_file,
+)
 from dagster_project.domain.registry import RegistryFileError, read_registry_file
 
 #: Enough to act on at a terminal; `--all` prints every one.
@@ -29,16 +34,22 @@ def check(path: Path, show_all: bool) -> None:
     """Validate the registry file PATH and print what would be rejected, without loading it.
 
     Exit 0 when every row is valid, 1 when rows would be rejected (the valid ones would still
-    load), 2 when the file cannot be used at all (unreadable, wrong columns)."""
+    load), 2 when the file cannot be used at all (unreadable, wrong columns). ESCOs named by
+    code are looked up in the escos.csv beside the file, as the asset looks them up in the
+    ESCOs loaded from it."""
+    escos = path.parent / ESCOS.file_name
     try:
-        parsed = read_registry_file(path)
-    except RegistryFileError as error:
+        known = read_infrastructure_file(ESCOS, escos, {}).rows if escos.exists() else []
+        parsed = read_registry_file(path, {esco["code"]: esco["id"] for esco in known})
+    except (RegistryFileError, InfrastructureFileError) as error:
         fail(str(error), EXIT_USAGE)
     rows = len({reject.row_number for reject in parsed.rejects})
     click.echo(
         f"{path}: {len(parsed.meters)} meters valid, {rows} rows rejected "
         f"({len(parsed.rejects)} problems)"
     )
+    if escos.exists():
+        click.echo(f"  ESCO codes looked up in {escos} ({len(known)} ESCOs)")
     shown = parsed.rejects if show_all else parsed.rejects[:REJECTS_SHOWN]
     for reject in shown:
         click.echo(

@@ -133,6 +133,15 @@ def test_registry_check_prints_the_rejects_of_a_real_export_without_a_database(
     assert lines[0] == f"{export}: 26 meters valid, 6 rows rejected (6 problems)"
     reason = "not a UUID, nor the code of an ESCO in escos.csv"
     assert f"  row 29 (serial EML2137580848): esco 'bec': {reason}" in lines
+    # With the operator's escos.csv beside it, the ESCO named by code is known.
+    beside = Path(env["FLOWS_STATE_DIR"]).parent / "export"
+    beside.mkdir()
+    (beside / "registry.csv").write_bytes(export.read_bytes())
+    (beside / "escos.csv").write_text("code,name\nBEC,Brook Energy Co-operative\n")
+    coded = flows("registry", "check", str(beside / "registry.csv"), env=env, check=False)
+    assert coded.stdout.splitlines()[0].endswith("27 meters valid, 5 rows rejected (5 problems)")
+    assert f"  ESCO codes looked up in {beside / 'escos.csv'} (1 ESCOs)" in coded.stdout
+    assert "esco 'bec'" not in coded.stdout
     good = Path(env["FLOWS_STATE_DIR"]).parent / "good.csv"
     good.write_text(registry_csv([registry_row(n) for n in range(3)]))
     clean = flows("registry", "check", str(good), env=env)
