@@ -31,7 +31,7 @@ from tests.support.readme import MODES, README, ShellBlock, for_this_checkout, s
 VENV_BIN = Path(sys.executable).parent
 BLOCKS = shell_blocks()
 #: The file the simulator block writes in the checkout, as a user's shell would.
-FLEET_CSV = PROJECT_ROOT / "fleet.csv"
+FLEET_DIR = PROJECT_ROOT / "fleet"
 
 
 @pytest.fixture(scope="module")
@@ -86,14 +86,13 @@ def embedded_env(user_env: dict[str, str], state_dir: Path) -> Iterator[dict[str
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fleet_csv_kept() -> Iterator[None]:
-    """The simulator block writes fleet.csv into the checkout: put back what was there."""
-    before = FLEET_CSV.read_bytes() if FLEET_CSV.exists() else None
+def fleet_dir_removed() -> Iterator[None]:
+    """The simulator block writes its registry and infrastructure files into fleet/ in the
+    checkout: remove it after, unless it was there before (then it is the user's)."""
+    existed = FLEET_DIR.exists()
     yield
-    if before is None:
-        FLEET_CSV.unlink(missing_ok=True)
-    else:
-        FLEET_CSV.write_bytes(before)
+    if not existed:
+        shutil.rmtree(FLEET_DIR, ignore_errors=True)
 
 
 def test_every_shell_block_says_how_it_is_tested() -> None:
