@@ -181,8 +181,8 @@ def emop(
     """Read COMMAND over EMOP from the meter at --host, or from each polled meter of an ESCO,
     site or feeder (--esco, --site, --feeder; given together, the meters in all of them), one
     meter at a time."""
-    selection = {"esco": esco, "site": site, "feeder": feeder}
-    selected = {name: value for name, value in selection.items() if value is not None}
+    selection = (("esco", esco), ("site", site), ("feeder", feeder))
+    selected = {name: value for name, value in selection if value is not None}
     if host is not None and selected:
         raise click.UsageError("give --host for one meter or --esco/--site/--feeder, not both")
     if host is None and not selected:

@@ -66,6 +66,23 @@ class SelectedMeter:
     name: str
 
 
+def serials_on(kind: str) -> sql.Composed:
+    """A subquery of the serials the infrastructure files hang off the service heads of a
+    `site` (its code, any case) or a `feeder` (its name), given as its one parameter."""
+    links = INFRASTRUCTURE_TABLES["service_head_meters"].identifier
+    if kind == "site":
+        heads = sql.SQL("select service_head from {} where site = lower(%s)").format(
+            INFRASTRUCTURE_TABLES["property_service_heads"].identifier
+        )
+    elif kind == "feeder":
+        heads = sql.SQL("select name from {} where feeder = %s").format(
+            INFRASTRUCTURE_TABLES["service_heads"].identifier
+        )
+    else:
+        raise ValueError(f"meters are on a site or a feeder, not a {kind!r}")
+    return sql.SQL("select serial from {} where service_head in ({})").format(links, heads)
+
+
 def polled_meters(
     conn: psycopg.Connection,
     esco: str | None = None,
@@ -74,30 +91,23 @@ def polled_meters(
 ) -> list[SelectedMeter]:
     """The meters the sync polls, of an ESCO (code or UUID), on a site (code) and on a feeder
     (name), each given or not, by serial: the registry and infrastructure files as loaded."""
+    conditions = [sql.SQL("registry.not_polled_reason is null")]
+    params: list[str] = []
+    if esco is not None:
+        conditions.append(
+            sql.SQL(
+                "(registry.esco::text = lower(%s) "
+                "or registry.esco in (select id from {} where code = lower(%s)))"
+            ).format(INFRASTRUCTURE_TABLES["escos"].identifier)
+        )
+        params += [esco, esco]
+    for kind, value in (("site", site), ("feeder", feeder)):
+        if value is not None:
+            conditions.append(sql.SQL("registry.serial in ({})").format(serials_on(kind)))
+            params.append(value)
     query = sql.SQL(
-        """
-        select registry.serial, host(registry.ip_address) as host, registry.port, registry.name
-        from {registry} as registry
-        left join {escos} as escos on registry.esco = escos.id
-        left join {links} as links on registry.serial = links.serial
-        left join {heads} as heads on links.service_head = heads.name
-        where
-            registry.not_polled_reason is null
-            and (%(esco)s::text is null
-                 or escos.code = lower(%(esco)s) or registry.esco::text = lower(%(esco)s))
-            and (%(feeder)s::text is null or heads.feeder = %(feeder)s)
-            and (%(site)s::text is null or exists (
-                select from {properties} as properties
-                where properties.service_head = links.service_head
-                    and properties.site = lower(%(site)s)))
-        order by registry.serial
-        """
-    ).format(
-        registry=METER_REGISTRY.identifier,
-        escos=INFRASTRUCTURE_TABLES["escos"].identifier,
-        links=INFRASTRUCTURE_TABLES["service_head_meters"].identifier,
-        heads=INFRASTRUCTURE_TABLES["service_heads"].identifier,
-        properties=INFRASTRUCTURE_TABLES["property_service_heads"].identifier,
-    )
+        "select registry.serial, host(registry.ip_address) as host, registry.port, registry.name "
+        "from {} as registry where {} order by registry.serial"
+    ).format(METER_REGISTRY.identifier, sql.SQL(" and ").join(conditions))
     with conn.cursor(row_factory=class_row(SelectedMeter)) as cursor:
-        return cursor.execute(query, {"esco": esco, "site": site, "feeder": feeder}).fetchall()
+        return cursor.execute(query, params).fetchall()

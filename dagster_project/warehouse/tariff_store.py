@@ -20,8 +20,8 @@ from dagster_project.domain.tariff_requests import (
     TariffChangeRequest,
     tariff_json_text,
 )
+from dagster_project.warehouse.infrastructure_store import serials_on
 from dagster_project.warehouse.raw_tables import (
-    INFRASTRUCTURE_TABLES,
     METER_REGISTRY,
     METER_SYNC_SNAPSHOTS,
     TARIFF_CHANGE_REQUESTS,
@@ -41,7 +41,8 @@ def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFac
     if isinstance(target, MeterTarget):
         where, params = sql.SQL("serial = %s"), (target.serial,)
     elif isinstance(target, SiteTarget | FeederTarget):
-        where, params = _on_service_heads(target), (target.name,)
+        where = sql.SQL("serial in ({})").format(serials_on(target.kind))
+        params = (target.name,)
     elif target.esco_id is not None:
         where, params = sql.SQL("esco = %s"), (target.esco_id,)
     else:
@@ -67,22 +68,6 @@ def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFac
         )
         for row in rows
     ]
-
-
-def _on_service_heads(target: SiteTarget | FeederTarget) -> sql.Composed:
-    """The registry meters on a site (its code, any case) or a feeder (its name)."""
-    heads = (
-        sql.SQL("select service_head from {} where site = lower(%s)").format(
-            INFRASTRUCTURE_TABLES["property_service_heads"].identifier
-        )
-        if isinstance(target, SiteTarget)
-        else sql.SQL("select name from {} where feeder = %s").format(
-            INFRASTRUCTURE_TABLES["service_heads"].identifier
-        )
-    )
-    return sql.SQL("serial in (select serial from {} where service_head in ({}))").format(
-        INFRASTRUCTURE_TABLES["service_head_meters"].identifier, heads
-    )
 
 
 def enabled_elements(

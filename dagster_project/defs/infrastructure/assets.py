@@ -24,6 +24,7 @@ from dagster import (
 from dagster_project.defs.registry.source import RegistrySource
 from dagster_project.defs.resources import DATABASE_RETRY, WarehouseResource, database_failure
 from dagster_project.domain.infrastructure import KINDS, InfrastructureReject
+from dagster_project.domain.rules.fleet_rules import markdown_table
 from dagster_project.services.infrastructure import KindLoad, load_infrastructure
 from dagster_project.warehouse.raw_tables import ensure_raw_tables
 
@@ -130,18 +131,14 @@ def file_check(load: KindLoad) -> AssetCheckResult:
 
 
 def rejects_markdown(rejects: list[InfrastructureReject]) -> str:
-    if not rejects:
-        return "No rejected rows."
-    lines = ["| file | row | field | value | reason |", "|---|---|---|---|---|"]
-    for reject in rejects[:MAX_REJECTS_IN_METADATA]:
-        cells = (
-            f"{reject.kind}.csv",
-            str(reject.row_number),
-            reject.field,
-            reject.value or "",
-            reject.reason,
-        )
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    if len(rejects) > MAX_REJECTS_IN_METADATA:
-        lines.append(f"\n{len(rejects) - MAX_REJECTS_IN_METADATA} more in the table.")
-    return "\n".join(lines)
+    rows = [
+        {
+            "file": f"{reject.kind}.csv",
+            "row": reject.row_number,
+            "field": reject.field,
+            "value": reject.value,
+            "reason": reject.reason,
+        }
+        for reject in rejects
+    ]
+    return markdown_table(rows, limit=MAX_REJECTS_IN_METADATA)

@@ -82,26 +82,20 @@ def meter_registry_raw(
     try:
         with warehouse.connect() as conn:
             ensure_raw_tables(conn)
-            escos = esco_ids(conn)
-    except psycopg.OperationalError as error:
-        raise database_failure(warehouse, "read the ESCOs from", error) from error
-    try:
-        parsed = read_registry_file(csv_path, escos)
-    except RegistryFileError as error:
-        raise _refused(str(error), csv_path) from None
-
-    for reject in parsed.rejects:
-        context.log.warning(
-            "registry row %s (serial %s): field %s value %r rejected: %s",
-            reject.row_number,
-            reject.serial or "?",
-            reject.field,
-            reject.value,
-            reject.reason,
-        )
-
-    try:
-        with warehouse.connect() as conn:
+            # ESCOs named by code are those of the infrastructure files loaded before.
+            try:
+                parsed = read_registry_file(csv_path, esco_ids(conn))
+            except RegistryFileError as error:
+                raise _refused(str(error), csv_path) from None
+            for reject in parsed.rejects:
+                context.log.warning(
+                    "registry row %s (serial %s): field %s value %r rejected: %s",
+                    reject.row_number,
+                    reject.serial or "?",
+                    reject.field,
+                    reject.value,
+                    reject.reason,
+                )
             try:
                 removed = check_removals(active_meter_ids(conn), parsed.meters, max_removed_share)
             except RegistryFileError as error:
