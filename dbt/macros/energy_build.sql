@@ -13,6 +13,17 @@
       half-hour the fleet reported), so a silent meter shows as rows, not absence.
     register_interval_hh deletes and rebuilds those windows, and records the state and the
     loads built in the same transaction (its post-hook), so a failed build changes nothing.
+
+    The UK days are kept up to date by difference, not by summing the days again: in the same
+    transaction, register_interval_hh adds to flows_staging.energy_daily_changes each rebuilt
+    day's sums (energy_daily_sums) of the half-hours it deleted, negated (pre-hook), and of those
+    it inserted (post-hook); from scratch, it empties register_interval_daily and adds every
+    day. So register_interval_daily plus the changes always equals the half-hours summed by day,
+    and register_interval_daily takes the changes in (adds them, then deletes them, in one
+    transaction), handing the meters' days it changed on to meter_consumption_daily
+    (flows_staging.energy_meter_days_changed, taken in the same way). A window starting at 23:30 rebuilds one half-hour of the day before: that day
+    costs one half-hour's difference, not a second day summed again. Changes not taken in (a
+    build that stopped after register_interval_hh) add up, and the next build takes them all.
 -#}
 
 {% macro energy_state_relation() -%}
@@ -22,6 +33,16 @@
 
 {% macro energy_loads_built_relation() -%}
     {{ return(api.Relation.create(schema='flows_staging', identifier='energy_loads_built')) }}
+{%- endmacro %}
+
+
+{% macro energy_daily_changes_relation() -%}
+    {{ return(api.Relation.create(schema='flows_staging', identifier='energy_daily_changes')) }}
+{%- endmacro %}
+
+
+{% macro energy_meter_days_changed_relation() -%}
+    {{ return(api.Relation.create(schema='flows_staging', identifier='energy_meter_days_changed')) }}
 {%- endmacro %}
 
 
@@ -41,7 +62,68 @@
         built_at timestamptz not null default now()
     );
     comment on table {{ energy_loads_built_relation() }} is
-        'The profile-log loads flows.register_interval_hh has built.'
+        'The profile-log loads flows.register_interval_hh has built.';
+    create table if not exists {{ energy_daily_changes_relation() }} (
+        register_id uuid not null,
+        meter_id uuid not null,
+        element text,
+        date date not null,
+        import_kwh numeric not null,
+        export_kwh numeric not null,
+        half_hours_actual bigint not null,
+        half_hours_estimated bigint not null,
+        half_hours_suspect bigint not null
+    );
+    comment on table {{ energy_daily_changes_relation() }} is
+        'Changes to flows.register_interval_daily not taken in yet: per register and UK day, '
+        'the sums of the half-hours flows.register_interval_hh inserted less those it deleted.';
+    create table if not exists {{ energy_meter_days_changed_relation() }} (
+        meter_id uuid not null,
+        date date not null
+    );
+    comment on table {{ energy_meter_days_changed_relation() }} is
+        'The meters'' UK days flows.register_interval_daily changed and '
+        'flows.meter_consumption_daily has not summed again yet.'
+{%- endmacro %}
+
+
+{#-
+    A UK day's sums over half-hourly rows (`rows`: a relation or alias with the columns of
+    register_interval_hh), grouped by register and UK day, times `sign` (1 or -1): the one
+    definition register_interval_daily's figures come from.
+-#}
+{% macro energy_daily_sums(rows, sign=1) -%}
+    select
+        {{ rows }}.register_id,
+        {{ rows }}.meter_id,
+        {{ rows }}.element,
+        {{ uk_day(rows ~ '."timestamp"') }} as date,
+        {{ sign }} * coalesce(
+            sum({{ rows }}.import_kwh) filter (
+                where {{ rows }}.quality in ('actual', 'estimated')
+            ),
+            0
+        ) as import_kwh,
+        {{ sign }} * coalesce(
+            sum({{ rows }}.export_kwh) filter (
+                where {{ rows }}.export_quality in ('actual', 'estimated')
+            ),
+            0
+        ) as export_kwh,
+        {{ sign }} * count(*) filter (where {{ rows }}.quality = 'actual') as half_hours_actual,
+        {{ sign }} * count(*) filter (where {{ rows }}.quality = 'estimated')
+            as half_hours_estimated,
+        {{ sign }} * count(*) filter (where {{ rows }}.quality = 'suspect') as half_hours_suspect
+{%- endmacro %}
+
+
+{#- The grouping of energy_daily_sums. -#}
+{% macro energy_daily_sums_group_by(rows) -%}
+    group by
+        {{ rows }}.register_id,
+        {{ rows }}.meter_id,
+        {{ rows }}.element,
+        {{ uk_day(rows ~ '."timestamp"') }}
 {%- endmacro %}
 
 
@@ -62,6 +144,29 @@
     {%- set found = run_query('select ' ~ expression ~ '::text from ' ~ ref('int_energy_windows')) -%}
     {%- set value = found.columns[0].values()[0] -%}
     {{ return("'-infinity'::timestamptz" if value is none else "'" ~ value ~ "'::timestamptz") }}
+{%- endmacro %}
+
+
+{#-
+    Pre-hook of a model that takes in the changes of a staging table and deletes them in its
+    post-hook: no other build adds changes between their reading and their deletion.
+-#}
+{% macro lock_changes(relation) -%}
+    lock table {{ relation }} in share row exclusive mode
+{%- endmacro %}
+
+
+{#-
+    The earliest date in a staging table of changes as a literal, so that the days looked up
+    for them are bounded at plan time; '-infinity' at parse time or with no changes.
+-#}
+{% macro changes_since(relation) -%}
+    {%- if not execute -%}
+        {{ return("'-infinity'::date") }}
+    {%- endif -%}
+    {%- set found = run_query('select min(date)::text from ' ~ relation) -%}
+    {%- set value = found.columns[0].values()[0] -%}
+    {{ return("'-infinity'::date" if value is none else "'" ~ value ~ "'::date") }}
 {%- endmacro %}
 
 
@@ -97,24 +202,61 @@
 {%- endmacro %}
 
 
-{#- Pre-hook of register_interval_hh: delete the half-hours this build rebuilds. -#}
+{#-
+    Pre-hook of register_interval_hh: delete the half-hours this build rebuilds, and take their
+    sums off their UK days (energy_daily_changes).
+-#}
 {% macro clear_energy_windows() -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} as built
-    using {{ ref('int_energy_windows') }} as windows
-    where
-        built.meter_id = windows.meter_id
-        and built."timestamp" >= windows.starts_at
-        and built."timestamp" >= {{ energy_window_bound('starts_at') }}
+    with deleted as (
+        delete from {{ this }} as built
+        using {{ ref('int_energy_windows') }} as windows
+        where
+            built.meter_id = windows.meter_id
+            and built."timestamp" >= windows.starts_at
+            and built."timestamp" >= {{ energy_window_bound('starts_at') }}
+        returning built.*
+    )
+    insert into {{ energy_daily_changes_relation() }}
+    {{ energy_daily_sums('deleted', -1) }}
+    from deleted
+    {{ energy_daily_sums_group_by('deleted') }}
     {%- else -%}
     delete from {{ energy_state_relation() }};
-    delete from {{ energy_loads_built_relation() }}
+    delete from {{ energy_loads_built_relation() }};
+    delete from {{ energy_daily_changes_relation() }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- Post-hook of register_interval_hh: how far each meter is built, and the loads it took in. -#}
+{#-
+    Post-hook of register_interval_hh: how far each meter is built, the loads it took in, and
+    the sums of the half-hours it inserted added to their UK days. From scratch, every day is
+    summed, and the days built before (from the half-hours replaced) are emptied.
+-#}
 {% macro record_energy_build() -%}
+    {%- set daily = adapter.get_relation(
+        database=target.database, schema='flows', identifier='register_interval_daily'
+    ) -%}
+    {%- if is_incremental() %}
+    insert into {{ energy_daily_changes_relation() }}
+    {{ energy_daily_sums('built') }}
+    from {{ this }} as built
+    inner join {{ ref('int_energy_windows') }} as windows
+        on
+        built.meter_id = windows.meter_id
+        and built."timestamp" >= windows.starts_at
+    where built."timestamp" >= {{ energy_window_bound('starts_at') }}
+    {{ energy_daily_sums_group_by('built') }};
+    {%- else %}
+    {%- if daily is not none %}
+    delete from {{ daily }};
+    {%- endif %}
+    insert into {{ energy_daily_changes_relation() }}
+    {{ energy_daily_sums('built') }}
+    from {{ this }} as built
+    {{ energy_daily_sums_group_by('built') }};
+    {%- endif %}
     insert into {{ energy_state_relation() }} (meter_id, first_read_at, built_through)
     select meter_id, first_read_at, ends_at
     from {{ ref('int_energy_windows') }}
@@ -127,4 +269,21 @@
     select load_id
     from {{ ref('int_energy_loads') }}
     on conflict (load_id) do nothing
+{%- endmacro %}
+
+
+{#-
+    Post-hook of register_interval_daily: the meters' days it changed handed on to
+    meter_consumption_daily, and the changes it took in deleted. From scratch, every day.
+-#}
+{% macro hand_on_meter_days_changed() -%}
+    insert into {{ energy_meter_days_changed_relation() }} (meter_id, date)
+    {% if is_incremental() -%}
+    select distinct meter_id, date
+    from {{ energy_daily_changes_relation() }};
+    {%- else -%}
+    select distinct meter_id, date
+    from {{ this }};
+    {%- endif %}
+    delete from {{ energy_daily_changes_relation() }}
 {%- endmacro %}

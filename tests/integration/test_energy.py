@@ -105,6 +105,18 @@ def test_a_clock_change_day_has_its_own_number_of_half_hours(
             (uk_day,),
         ).fetchone()[0]
         assert hh == half_hours * len(registers)
+        days = db.execute("select * from flows.register_interval_daily order by 1, 4").fetchall()
+
+    # The half-hours rebuilt from scratch alone: the days built from them before are summed
+    # again, not counted twice.
+    energy.build(energy_database, "register_interval_hh", full_refresh=True)
+    energy.build(energy_database, "register_interval_daily")
+    with connection.connect(energy_database, autocommit=True) as db:
+        assert (
+            db.execute("select * from flows.register_interval_daily order by 1, 4").fetchall()
+            == days
+        )
+        assert energy.days_not_summing_their_half_hours(db) == []
 
 
 def intervals(db: psycopg.Connection, serial: str, day: date) -> list[tuple]:
@@ -117,6 +129,13 @@ def intervals(db: psycopg.Connection, serial: str, day: date) -> list[tuple]:
         'order by intervals.element, intervals."timestamp"',
         (serial, day),
     ).fetchall()
+
+
+def build_half_hours_only(url: str) -> None:
+    """A build that stops after the half-hours (the daily models not run)."""
+    energy.build(url, "int_energy_loads", "int_energy_windows", "register_interval_hh")
+    with connection.connect(url, autocommit=True) as db:
+        assert db.execute("select count(*) from flows_staging.energy_daily_changes").fetchone()[0]
 
 
 def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
@@ -150,9 +169,29 @@ def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
                 'select count(*) from flows.register_interval_hh where "timestamp" < %s',
                 (datetime(2026, 11, 9, 23, tzinfo=UTC),),
             ).fetchone()[0]
+            assert energy.days_not_summing_their_half_hours(db) == []
+            daily_before = dict(
+                db.execute(
+                    "select element, import_kwh from flows.register_interval_daily as daily "
+                    "join flows.meter_registry as registry on registry.id = daily.meter_id "
+                    "where registry.serial = %s and daily.date = %s",
+                    (serial, day),
+                ).fetchall()
+            )
 
         # The day is downloaded again once the meter answers: its actuals replace the estimates.
+        # Two builds stop after the half-hours (the days are not built); the next one, with
+        # nothing new to build, still brings the days up to date.
         download(energy_database, "2026-11-10")
+        build_half_hours_only(energy_database)
+        with connection.connect(energy_database, autocommit=True) as db:
+            # Incremental: the rebuild started at the read before the late day, not at the start.
+            (starts,) = db.execute(
+                "select min(starts_at) from flows_staging.int_energy_windows"
+            ).fetchone()
+            assert starts >= datetime(2026, 11, 9, 23, 30, tzinfo=UTC)
+        download(energy_database, "2026-11-11")
+        build_half_hours_only(energy_database)
     build(energy_database)
     with connection.connect(energy_database, autocommit=True) as db:
         late = intervals(db, serial, day)
@@ -165,11 +204,6 @@ def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
         assert db.execute(
             "select count(*) from flows.register_interval_hh where quality = 'estimated'"
         ).fetchone() == (0,)
-        # Incremental: the rebuild started at the read before the late day, not at the start.
-        (starts,) = db.execute(
-            "select min(starts_at) from flows_staging.int_energy_windows"
-        ).fetchone()
-        assert starts >= datetime(2026, 11, 9, 23, 30, tzinfo=UTC)
         assert (
             db.execute(
                 'select count(*) from flows.register_interval_hh where "timestamp" < %s',
@@ -182,6 +216,17 @@ def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
             'select count(*) = count(distinct (register_id, "timestamp")) '
             "from flows.register_interval_hh"
         ).fetchone() == (True,)
+        # The days changed by difference add up to their half-hours, and took every change in.
+        assert energy.days_not_summing_their_half_hours(db) == []
+        assert energy.meter_days_not_summing_their_registers(db) == []
+        assert db.execute("select count(*) from flows_staging.energy_daily_changes").fetchone() == (
+            0,
+        )
+        for element in elements(fleet.meters[0]):
+            after = day_sum(db, serial, element, day)
+            assert after == uk_day_import(db, serial, element, day)
+            # The actuals differ from the estimate's shape, not from the day's total.
+            assert after == daily_before[element]
 
 
 def test_a_register_going_backwards_is_an_error_naming_the_meter_and_half_hour(

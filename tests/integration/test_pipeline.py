@@ -132,6 +132,8 @@ def test_models_land_in_the_named_schemas(db) -> None:
         "history_watermarks",
         "energy_build_state",
         "energy_loads_built",
+        "energy_daily_changes",
+        "energy_meter_days_changed",
         "int_energy_loads",
         "int_energy_windows",
     }

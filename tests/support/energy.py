@@ -69,8 +69,8 @@ def download(url: str, *days: str) -> None:
             assert materialize([log], resources=resources, partition_key=day).success
 
 
-def build(url: str, *select: str) -> None:
-    result = run_dbt(url, "run", "--select", *select)
+def build(url: str, *select: str, full_refresh: bool = False) -> None:
+    result = run_dbt(url, "run", *(["--full-refresh"] if full_refresh else []), "--select", *select)
     assert result.returncode == 0, result.stdout[-4000:]
 
 
@@ -90,3 +90,61 @@ def read_kwh(
         ).fetchall()
     )
     return Decimal(reads[end] - reads[start]) / 1000
+
+
+def days_not_summing_their_half_hours(db: psycopg.Connection) -> list[tuple]:
+    """The rows of flows.register_interval_daily that differ from its half-hours summed again
+    by UK day from flows.register_interval_hh, and the days missing from it: empty when the
+    incremental build kept the days right."""
+    return db.execute(
+        """
+        with summed as (
+            select
+                register_id,
+                ("timestamp" at time zone 'Europe/London')::date as date,
+                coalesce(sum(import_kwh) filter (where quality in ('actual', 'estimated')), 0)
+                    as import_kwh,
+                coalesce(
+                    sum(export_kwh) filter (where export_quality in ('actual', 'estimated')), 0
+                ) as export_kwh,
+                count(*) filter (where quality = 'actual') as actual,
+                count(*) filter (where quality = 'estimated') as estimated,
+                count(*) filter (where quality = 'suspect') as suspect
+            from flows.register_interval_hh
+            group by 1, 2
+        ),
+        days as (
+            select
+                register_id, date, import_kwh, export_kwh, half_hours_actual,
+                half_hours_estimated, half_hours_suspect
+            from flows.register_interval_daily
+        )
+        (select 'daily' as side, * from days except all select 'daily', * from summed)
+        union all
+        (select 'half-hours', * from summed except all select 'half-hours', * from days)
+        """
+    ).fetchall()
+
+
+def meter_days_not_summing_their_registers(db: psycopg.Connection) -> list[tuple]:
+    """The rows of flows.meter_consumption_daily that differ from the meter's registers' days
+    (flows.register_interval_daily) summed again, and the meter days missing from it."""
+    return db.execute(
+        """
+        with summed as (
+            select
+                meter_id, date, sum(import_kwh) as import_kwh, sum(export_kwh) as export_kwh,
+                round(sum(half_hours_actual)::numeric / sum(half_hours_expected), 4),
+                round(sum(half_hours_missing)::numeric / sum(half_hours_expected), 4)
+            from flows.register_interval_daily
+            group by 1, 2
+        ),
+        days as (
+            select meter_id, date, import_kwh, export_kwh, actual_share, missing_share
+            from flows.meter_consumption_daily
+        )
+        (select 'meters' as side, * from days except all select 'meters', * from summed)
+        union all
+        (select 'registers', * from summed except all select 'registers', * from days)
+        """
+    ).fetchall()

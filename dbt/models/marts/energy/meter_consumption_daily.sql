@@ -1,26 +1,37 @@
 -- kWh per meter per UK day by element, import and export, with the share of the day's
 -- half-hours (over all the meter's registers) that are actual, estimated, missing or suspect.
--- Rebuilt for the UK days the energy build's windows touch.
+-- Incrementally, the days register_interval_daily changed are summed again
+-- (flows_staging.energy_meter_days_changed, deleted once taken in; macros/energy_build.sql).
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['meter_id', 'date'],
     on_schema_change='fail',
     indexes=[{'columns': ['date', 'meter_id'], 'unique': true}],
+    pre_hook=["{{ lock_changes(energy_meter_days_changed_relation()) }}"],
+    post_hook=["delete from {{ energy_meter_days_changed_relation() }}"],
 ) }}
--- depends_on: {{ ref('int_energy_windows') }}
 with
 
+{% if is_incremental() -%}
+changed as (
+
+    select distinct meter_id, date
+    from {{ energy_meter_days_changed_relation() }}
+
+),
+
+{% endif -%}
 registers_daily as (
 
     select daily.*
     from {{ ref('register_interval_daily') }} as daily
     {% if is_incremental() -%}
-    inner join {{ ref('int_energy_windows') }} as windows
+    inner join changed
         on
-        daily.meter_id = windows.meter_id
-        and daily.date >= {{ uk_day('windows.starts_at') }}
-    where daily.date >= {{ uk_day(energy_window_bound('starts_at')) }}
+        daily.meter_id = changed.meter_id
+        and daily.date = changed.date
+    where daily.date >= {{ changes_since(energy_meter_days_changed_relation()) }}
     {%- endif %}
 
 ),

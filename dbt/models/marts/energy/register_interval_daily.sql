@@ -1,64 +1,70 @@
 -- kWh per register per UK day (Europe/London: 46, 48 or 50 half-hours), with the count of
--- half-hours of each quality. Rebuilt for the UK days the energy build's windows touch.
+-- half-hours of each quality. Incrementally, the days register_interval_hh changed take in its
+-- changes (flows_staging.energy_daily_changes: the sums of the half-hours it inserted less
+-- those it deleted; macros/energy_build.sql), which are then deleted in the same transaction,
+-- and the meters' days changed are handed on to meter_consumption_daily. From scratch, every
+-- day is summed from the half-hours.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['register_id', 'date'],
     on_schema_change='fail',
     indexes=[{'columns': ['date', 'register_id'], 'unique': true}],
+    pre_hook=["{{ lock_changes(energy_daily_changes_relation()) }}"],
+    post_hook=["{{ hand_on_meter_days_changed() }}"],
 ) }}
-{%- set since = energy_window_bound('starts_at', as_uk_day_start=true) %}
--- depends_on: {{ ref('int_energy_windows') }}
+-- depends_on: {{ ref('register_interval_hh') }}
 with
 
-windows as (
-
-    select meter_id, {{ uk_day_start(uk_day('starts_at')) }} as rebuild_from
-    from {{ ref('int_energy_windows') }}
-
-),
-
-half_hours as (
-
-    select
-        intervals.register_id,
-        intervals.meter_id,
-        intervals.element,
-        intervals.import_kwh,
-        intervals.export_kwh,
-        intervals.quality,
-        intervals.export_quality,
-        {{ uk_day('intervals."timestamp"') }} as date
-    from {{ ref('register_interval_hh') }} as intervals
-    {% if is_incremental() -%}
-    inner join windows
-        on
-        intervals.meter_id = windows.meter_id
-        and intervals."timestamp" >= windows.rebuild_from
-    where intervals."timestamp" >= {{ since }}
-    {%- endif %}
-
-),
-
-days as (
+{% if is_incremental() -%}
+changes as (
 
     select
         register_id,
         meter_id,
         element,
         date,
-        coalesce(sum(import_kwh) filter (where quality in ('actual', 'estimated')), 0)
-            as import_kwh,
-        coalesce(sum(export_kwh) filter (where export_quality in ('actual', 'estimated')), 0)
-            as export_kwh,
-        count(*) filter (where quality = 'actual') as half_hours_actual,
-        count(*) filter (where quality = 'estimated') as half_hours_estimated,
-        count(*) filter (where quality = 'suspect') as half_hours_suspect,
-        count(*) filter (where quality = 'missing') as half_hours_missing_rows
-    from half_hours
+        sum(import_kwh) as import_kwh,
+        sum(export_kwh) as export_kwh,
+        sum(half_hours_actual) as half_hours_actual,
+        sum(half_hours_estimated) as half_hours_estimated,
+        sum(half_hours_suspect) as half_hours_suspect
+    from {{ energy_daily_changes_relation() }}
     group by register_id, meter_id, element, date
 
+),
+
+days as (
+
+    select
+        changes.register_id,
+        changes.meter_id,
+        changes.element,
+        changes.date,
+        coalesce(built.import_kwh, 0) + changes.import_kwh as import_kwh,
+        coalesce(built.export_kwh, 0) + changes.export_kwh as export_kwh,
+        coalesce(built.half_hours_actual, 0) + changes.half_hours_actual as half_hours_actual,
+        coalesce(built.half_hours_estimated, 0) + changes.half_hours_estimated
+            as half_hours_estimated,
+        coalesce(built.half_hours_suspect, 0) + changes.half_hours_suspect
+            as half_hours_suspect
+    from changes
+    left join {{ this }} as built
+        on
+        changes.register_id = built.register_id
+        and changes.date = built.date
+        and built.date >= {{ changes_since(energy_daily_changes_relation()) }}
+
 )
+{%- else -%}
+days as (
+
+    {{ energy_daily_sums('intervals') }}
+    from {{ ref('register_interval_hh') }} as intervals
+    {{ energy_daily_sums_group_by('intervals') }}
+
+)
+{%- endif %}
 
 select
     register_id,

@@ -487,32 +487,35 @@ off_grid as materialized (
 ),
 
 -- Inlined into both sides of the pairing, each with its direction pushed down to the spans.
+-- The off-grid half-hours are looked up in a hash of them (a subquery in an expression is
+-- hashed once; nearly always empty): a join would sort or hash every half-hour of the build.
 checked as not materialized (
 
     select
-        channels.register_id,
-        channels.direction,
-        channels.half_hour_at,
-        channels.wh,
+        register_id,
+        direction,
+        half_hour_at,
+        wh,
         case
-            when off_grid.register_id is not null and channels.quality in ('actual', 'estimated')
-                then 'suspect'
-            else channels.quality
+            when is_off_grid and quality in ('actual', 'estimated') then 'suspect'
+            else quality
         end as quality,
         case
-            when off_grid.register_id is not null
-                then array_append(channels.rules, 'off_grid_timestamp')
-            else channels.rules
+            when is_off_grid then array_append(rules, 'off_grid_timestamp')
+            else rules
         end as rules
-    from channels
-    left join off_grid
-        on
-        channels.register_id = off_grid.register_id
-        and channels.direction = off_grid.direction
-        and channels.half_hour_at = off_grid.half_hour_at
-    where
-        channels.half_hour_at >= channels.starts_at
-        and channels.half_hour_at < channels.ends_at
+    from (
+        select
+            *,
+            (register_id, direction, half_hour_at) in (
+                select off_grid.register_id, off_grid.direction, off_grid.half_hour_at
+                from off_grid
+            ) as is_off_grid
+        from channels
+        where
+            half_hour_at >= starts_at
+            and half_hour_at < ends_at
+    ) as flagged
 
 ),
 
