@@ -231,32 +231,24 @@
 
 {#-
     Post-hook of register_interval_hh: how far each meter is built, the loads it took in, and
-    the sums of the half-hours it inserted added to their UK days. From scratch, every day is
-    summed, and the days built before (from the half-hours replaced) are emptied.
+    the sums of the half-hours it inserted (the shards') added to their UK days. From scratch,
+    the days built before (from the half-hours replaced) are emptied first.
 -#}
 {% macro record_energy_build() -%}
     {%- set daily = adapter.get_relation(
         database=target.database, schema='flows', identifier='register_interval_daily'
     ) -%}
-    {%- if is_incremental() %}
-    insert into {{ energy_daily_changes_relation() }}
-    {{ energy_daily_sums('built') }}
-    from {{ this }} as built
-    inner join {{ ref('int_energy_windows') }} as windows
-        on
-        built.meter_id = windows.meter_id
-        and built."timestamp" >= windows.starts_at
-    where built."timestamp" >= {{ energy_window_bound('starts_at') }}
-    {{ energy_daily_sums_group_by('built') }};
-    {%- else %}
-    {%- if daily is not none %}
+    {%- if not is_incremental() and daily is not none %}
     delete from {{ daily }};
     {%- endif %}
     insert into {{ energy_daily_changes_relation() }}
     {{ energy_daily_sums('built') }}
-    from {{ this }} as built
+    from (
+        select * from {{ ref('int_energy_half_hours_0') }}
+        union all
+        select * from {{ ref('int_energy_half_hours_1') }}
+    ) as built
     {{ energy_daily_sums_group_by('built') }};
-    {%- endif %}
     insert into {{ energy_state_relation() }} (meter_id, first_read_at, built_through)
     select meter_id, first_read_at, ends_at
     from {{ ref('int_energy_windows') }}

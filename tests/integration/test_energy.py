@@ -133,7 +133,8 @@ def intervals(db: psycopg.Connection, serial: str, day: date) -> list[tuple]:
 
 def build_half_hours_only(url: str) -> None:
     """A build that stops after the half-hours (the daily models not run)."""
-    energy.build(url, "int_energy_loads", "int_energy_windows", "register_interval_hh")
+    energy.build(url, "int_energy_loads", "int_energy_windows", "int_energy_half_hours_0",
+                 "int_energy_half_hours_1", "register_interval_hh")  # fmt: skip
     with connection.connect(url, autocommit=True) as db:
         assert db.execute("select count(*) from flows_staging.energy_daily_changes").fetchone()[0]
 

@@ -127,7 +127,7 @@ def test_models_land_in_the_named_schemas(db) -> None:
         name for schema, name, kind in relations if schema == "flows_staging" and kind == "VIEW"
     }
     # Besides the views, only the incremental builds' bookkeeping (dbt/macros/history.sql,
-    # energy_build.sql) and the energy build's windows.
+    # energy_build.sql) and the energy build's windows and half-hours.
     assert staging_tables - staging_views == {
         "history_watermarks",
         "energy_build_state",
@@ -136,6 +136,8 @@ def test_models_land_in_the_named_schemas(db) -> None:
         "energy_meter_days_changed",
         "int_energy_loads",
         "int_energy_windows",
+        "int_energy_half_hours_0",
+        "int_energy_half_hours_1",
     }
 
 

@@ -122,7 +122,9 @@ select
     windows.meter_id,
     windows.first_read_at,
     windows.starts_at,
-    grid.grid_end as ends_at
+    grid.grid_end as ends_at,
+    -- Which of the two halves of the meters (int_energy_half_hours_0 and _1) builds it.
+    (row_number() over (order by windows.meter_id) % 2)::int as shard
 from windows
 cross join grid
 where windows.starts_at < grid.grid_end

@@ -1,0 +1,9 @@
+-- The half-hours of the meters of shard 1 of int_energy_windows (macros/energy_half_hours.sql),
+-- built at the same time as the other shard's; register_interval_hh inserts both. Unlogged:
+-- a working table, rebuilt by every energy build.
+{{ config(
+    materialized='table',
+    unlogged=true,
+    pre_hook=["set local work_mem = '256MB'"],
+) }}
+{{ energy_half_hours(1) }}
