@@ -21,9 +21,14 @@
     day. So register_interval_daily plus the changes always equals the half-hours summed by day,
     and register_interval_daily takes the changes in (adds them, then deletes them, in one
     transaction), handing the meters' days it changed on to meter_consumption_daily
-    (flows_staging.energy_meter_days_changed, taken in the same way). A window starting at 23:30 rebuilds one half-hour of the day before: that day
-    costs one half-hour's difference, not a second day summed again. Changes not taken in (a
-    build that stopped after register_interval_hh) add up, and the next build takes them all.
+    (flows_staging.energy_meter_days_changed, taken in the same way). A window starting at
+    23:30 rebuilds one half-hour of the day before: that day costs one half-hour's difference,
+    not a second day summed again. Changes not taken in (a build that stopped after
+    register_interval_hh) add up, and the next build takes them all.
+
+    The half-hours themselves are computed in two shards of the meters (int_energy_windows.shard)
+    by int_energy_half_hours_0 and _1, which dbt builds at the same time on its two threads;
+    register_interval_hh inserts both, in its own transaction with the changes above.
 -#}
 
 {% macro energy_state_relation() -%}
@@ -38,6 +43,11 @@
 
 {% macro energy_daily_changes_relation() -%}
     {{ return(api.Relation.create(schema='flows_staging', identifier='energy_daily_changes')) }}
+{%- endmacro %}
+
+
+{% macro energy_shard_days_relation() -%}
+    {{ return(api.Relation.create(schema='flows_staging', identifier='energy_shard_days')) }}
 {%- endmacro %}
 
 
@@ -77,6 +87,13 @@
     comment on table {{ energy_daily_changes_relation() }} is
         'Changes to flows.register_interval_daily not taken in yet: per register and UK day, '
         'the sums of the half-hours flows.register_interval_hh inserted less those it deleted.';
+    create table if not exists {{ energy_shard_days_relation() }} (
+        like {{ energy_daily_changes_relation() }},
+        shard int not null
+    );
+    comment on table {{ energy_shard_days_relation() }} is
+        'The day sums of the half-hours of each shard of the last energy build '
+        '(flows_staging.int_energy_half_hours_0 and _1).';
     create table if not exists {{ energy_meter_days_changed_relation() }} (
         meter_id uuid not null,
         date date not null
@@ -231,8 +248,8 @@
 
 {#-
     Post-hook of register_interval_hh: how far each meter is built, the loads it took in, and
-    the sums of the half-hours it inserted (the shards') added to their UK days. From scratch,
-    the days built before (from the half-hours replaced) are emptied first.
+    the sums of the half-hours it inserted (the shards', record_shard_days) added to their UK
+    days. From scratch, the days built before (from the half-hours replaced) are emptied first.
 -#}
 {% macro record_energy_build() -%}
     {%- set daily = adapter.get_relation(
@@ -241,14 +258,14 @@
     {%- if not is_incremental() and daily is not none %}
     delete from {{ daily }};
     {%- endif %}
-    insert into {{ energy_daily_changes_relation() }}
-    {{ energy_daily_sums('built') }}
-    from (
-        select * from {{ ref('int_energy_half_hours_0') }}
-        union all
-        select * from {{ ref('int_energy_half_hours_1') }}
-    ) as built
-    {{ energy_daily_sums_group_by('built') }};
+    insert into {{ energy_daily_changes_relation() }} (
+        register_id, meter_id, element, date, import_kwh, export_kwh,
+        half_hours_actual, half_hours_estimated, half_hours_suspect
+    )
+    select
+        register_id, meter_id, element, date, import_kwh, export_kwh,
+        half_hours_actual, half_hours_estimated, half_hours_suspect
+    from {{ energy_shard_days_relation() }};
     insert into {{ energy_state_relation() }} (meter_id, first_read_at, built_through)
     select meter_id, first_read_at, ends_at
     from {{ ref('int_energy_windows') }}
@@ -278,4 +295,18 @@
     from {{ this }};
     {%- endif %}
     delete from {{ energy_daily_changes_relation() }}
+{%- endmacro %}
+
+
+{#-
+    Post-hook of int_energy_half_hours_0 and _1: the shard's day sums, summed while the other
+    shard is computed, for register_interval_hh to add to the days' changes.
+-#}
+{% macro record_shard_days(shard) -%}
+    delete from {{ energy_shard_days_relation() }} where shard = {{ shard }};
+    insert into {{ energy_shard_days_relation() }}
+    {{ energy_daily_sums('built') }},
+        {{ shard }} as shard
+    from {{ this }} as built
+    {{ energy_daily_sums_group_by('built') }}
 {%- endmacro %}

@@ -134,6 +134,7 @@ def test_models_land_in_the_named_schemas(db) -> None:
         "energy_loads_built",
         "energy_daily_changes",
         "energy_meter_days_changed",
+        "energy_shard_days",
         "int_energy_loads",
         "int_energy_windows",
         "int_energy_half_hours_0",

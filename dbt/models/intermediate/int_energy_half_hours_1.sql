@@ -5,5 +5,6 @@
     materialized='table',
     unlogged=true,
     pre_hook=["set local work_mem = '256MB'"],
+    post_hook=["{{ record_shard_days(1) }}"],
 ) }}
 {{ energy_half_hours(1) }}
