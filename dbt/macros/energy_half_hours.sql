@@ -4,14 +4,15 @@
     time, each on a core; register_interval_hh inserts both.
 
     kWh per register per half-hour, validated and estimated (VEE), over the windows of
-    int_energy_windows. A read is a profile-log record: a register's cumulative Wh at that instant. Between two
-    consecutive reads of a register lies a span of one or more half-hours; the rules
-    (macros/energy_rules.sql) judge each span. One half-hour between good reads is `actual`;
-    a longer gap up to var energy_max_estimated_gap_half_hours is `estimated`, its half-hours
-    adding up exactly (to the Wh) to the difference of the reads, shaped like the register's own
-    actual half-hours at those times of day over the last var energy_profile_days days, else
-    evenly; a half-hour without both bounds, or in a longer gap, is `missing`; a span a rule
-    doubts is `suspect`. Import and export are judged apart (quality / export_quality).
+    int_energy_windows. A read is a profile-log record: a register's cumulative Wh at that
+    instant. Between two consecutive reads of a register lies a span of one or more half-hours;
+    the rules (macros/energy_rules.sql) judge each span. One half-hour between good reads is
+    `actual`; a longer gap up to var energy_max_estimated_gap_half_hours is `estimated`, its
+    half-hours adding up exactly (to the Wh) to the difference of the reads, shaped like the
+    register's own actual half-hours at those times of day over the last var
+    energy_profile_days days, else evenly; a half-hour without both bounds, or in a longer gap,
+    is `missing`; a span a rule doubts is `suspect`. Import and export are judged apart
+    (quality / export_quality).
 -#}
 {% macro energy_half_hours(shard) -%}
 {%- set reads_since = energy_window_bound('starts_at') %}
