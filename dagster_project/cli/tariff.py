@@ -89,8 +89,8 @@ def set_tariff(
     targets: list[tr.Target] = [
         *([tr.MeterTarget(serial.strip())] if serial is not None else []),
         *([tr.EscoTarget(esco)] if esco is not None else []),
-        *([tr.SiteTarget(site.strip().lower())] if site is not None else []),
-        *([tr.FeederTarget(feeder.strip())] if feeder is not None else []),
+        *([tr.GroupTarget("site", site.strip().lower())] if site is not None else []),
+        *([tr.GroupTarget("feeder", feeder.strip())] if feeder is not None else []),
     ]
     if len(targets) != 1:
         raise click.UsageError("give exactly one of --serial, --esco, --site or --feeder")

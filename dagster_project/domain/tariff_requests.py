@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from dagster_project.domain.registry import DELETED, SERIAL_PATTERN
@@ -127,33 +127,20 @@ class EscoTarget:
 
 
 @dataclass(frozen=True)
-class SiteTarget:
-    """A request for every active prepay meter on a site (by its code in the infrastructure
-    files: the meters whose service head serves a property of the site)."""
+class GroupTarget:
+    """A request for every active prepay meter on a site (`kind` "site", by its code in the
+    infrastructure files: the meters whose service head serves a property of the site) or on
+    a feeder ("feeder", by its name: the meters whose service head hangs off it)."""
 
-    kind: ClassVar[str] = "site"
+    kind: Literal["site", "feeder"]
     name: str
 
     @property
     def label(self) -> str:
-        return f"site {self.name}"
+        return f"{self.kind} {self.name}"
 
 
-@dataclass(frozen=True)
-class FeederTarget:
-    """A request for every active prepay meter on a feeder (by its name in the infrastructure
-    files: the meters whose service head hangs off it)."""
-
-    kind: ClassVar[str] = "feeder"
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"feeder {self.name}"
-
-
-GroupTarget = SiteTarget | FeederTarget
-Target = MeterTarget | EscoTarget | SiteTarget | FeederTarget
+Target = MeterTarget | EscoTarget | GroupTarget
 
 
 @dataclass(frozen=True)
@@ -631,7 +618,7 @@ def build_request(
         tariff=check.tariff,
         requested_by=requested_by.strip(),
         requested_at=requested_at,
-        target_name=target.name if isinstance(target, SiteTarget | FeederTarget) else None,
+        target_name=target.name if isinstance(target, GroupTarget) else None,
     )
 
 

@@ -12,10 +12,9 @@ from psycopg.types.json import Jsonb
 
 from dagster_project.domain.tariff_requests import (
     REGISTERS_MART,
-    FeederTarget,
+    GroupTarget,
     MeterFacts,
     MeterTarget,
-    SiteTarget,
     Target,
     TariffChangeRequest,
     tariff_json_text,
@@ -40,7 +39,7 @@ def meters_for_target(conn: psycopg.Connection, target: Target) -> list[MeterFac
     """
     if isinstance(target, MeterTarget):
         where, params = sql.SQL("serial = %s"), (target.serial,)
-    elif isinstance(target, SiteTarget | FeederTarget):
+    elif isinstance(target, GroupTarget):
         where = sql.SQL("serial in ({})").format(serials_on(target.kind))
         params = (target.name,)
     elif target.esco_id is not None:

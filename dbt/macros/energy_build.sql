@@ -151,16 +151,26 @@
     that selects nothing is not wanted either: 'infinity' would, so '-infinity' stands in.
 -#}
 {% macro energy_window_bound(column, as_uk_day_start=false) -%}
-    {%- if not execute -%}
-        {{ return("'-infinity'::timestamptz") }}
-    {%- endif -%}
     {%- set expression = 'min(' ~ column ~ ')' -%}
     {%- if as_uk_day_start -%}
         {%- set expression = uk_day_start(uk_day(expression)) -%}
     {%- endif -%}
-    {%- set found = run_query('select ' ~ expression ~ '::text from ' ~ ref('int_energy_windows')) -%}
+    {{ return(query_literal(expression, ref('int_energy_windows'), 'timestamptz')) }}
+{%- endmacro %}
+
+
+{#-
+    `expression` over `relation` (one row) as a literal of `type`, for a bound known at plan
+    time; '-infinity' at parse time or when it is null.
+-#}
+{% macro query_literal(expression, relation, type) -%}
+    {%- set nothing = "'-infinity'::" ~ type -%}
+    {%- if not execute -%}
+        {{ return(nothing) }}
+    {%- endif -%}
+    {%- set found = run_query('select (' ~ expression ~ ')::text from ' ~ relation) -%}
     {%- set value = found.columns[0].values()[0] -%}
-    {{ return("'-infinity'::timestamptz" if value is none else "'" ~ value ~ "'::timestamptz") }}
+    {{ return(nothing if value is none else "'" ~ value ~ "'::" ~ type) }}
 {%- endmacro %}
 
 
@@ -178,12 +188,7 @@
     for them are bounded at plan time; '-infinity' at parse time or with no changes.
 -#}
 {% macro changes_since(relation) -%}
-    {%- if not execute -%}
-        {{ return("'-infinity'::date") }}
-    {%- endif -%}
-    {%- set found = run_query('select min(date)::text from ' ~ relation) -%}
-    {%- set value = found.columns[0].values()[0] -%}
-    {{ return("'-infinity'::date" if value is none else "'" ~ value ~ "'::date") }}
+    {{ return(query_literal('min(date)', relation, 'date')) }}
 {%- endmacro %}
 
 

@@ -606,7 +606,9 @@ def test_only_plain_digits_are_an_amount(text: str) -> None:
         tr.parse_money(text, FIELDS["standing_charge"])
 
 
-@pytest.mark.parametrize("target", [tr.SiteTarget("meadow"), tr.FeederTarget("F1")])
+@pytest.mark.parametrize(
+    "target", [tr.GroupTarget("site", "meadow"), tr.GroupTarget("feeder", "F1")]
+)
 def test_a_site_or_feeder_request_covers_its_active_prepay_meters(target) -> None:
     result = check(target, [TWIN, meter(2, mode="passive")])
     assert result.ok
@@ -624,7 +626,7 @@ def test_a_site_or_feeder_request_covers_its_active_prepay_meters(target) -> Non
 
 
 def test_a_site_without_active_prepay_meters_is_refused_naming_it() -> None:
-    target = tr.SiteTarget("meadow")
+    target = tr.GroupTarget("site", "meadow")
     (problem,) = check(target, [meter(2, mode="passive")]).problems
     assert tr.problem_line(problem, target) == (
         "site meadow: site = 'meadow': the site has no active meter with prepayment enabled "

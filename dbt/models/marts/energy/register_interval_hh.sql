@@ -11,10 +11,7 @@
     indexes=[
         {'columns': ['timestamp', 'register_id'], 'unique': true},
     ],
-    pre_hook=[
-        "set local work_mem = '256MB'",
-        "{{ clear_energy_windows() }}",
-    ],
+    pre_hook=["{{ clear_energy_windows() }}"],
     post_hook=["{{ record_energy_build() }}"],
 ) }}
 with
