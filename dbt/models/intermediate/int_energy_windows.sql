@@ -77,16 +77,20 @@ candidates as (
 
 ),
 
-bounded as (
+-- Materialized: the window's start is both selected and filtered on below, and inlined there
+-- each of its lookups would run twice per meter.
+bounded as materialized (
 
     select
         candidates.*,
         -- The read before the first new one, if near enough to bound an estimable gap: the
-        -- half-hours from it on may change. (Per log: both registers' gaps are rebuilt.)
+        -- half-hours from it on may change. (Per log: both registers' gaps are rebuilt.) The
+        -- latest one only, read backwards on the log's (meter_id, record_timestamp) key: a
+        -- max() here reads every record of the day before.
         least(
             {%- for log in ['stg_flows_raw__profile_log_1', 'stg_flows_raw__profile_log_2'] %}
             (
-                select max(log.record_timestamp) as last_read
+                select log.record_timestamp
                 from {{ ref(log) }} as log
                 where
                     log.meter_id = candidates.meter_id
@@ -95,6 +99,8 @@ bounded as (
                     - make_interval(
                         mins => 30 * ({{ var('energy_max_estimated_gap_half_hours') }} + 1)
                     )
+                order by log.record_timestamp desc
+                limit 1
             ){{ ',' if not loop.last }}
             {%- endfor %}
         ) as last_before
