@@ -315,3 +315,24 @@
     from {{ this }} as built
     {{ energy_daily_sums_group_by('built') }}
 {%- endmacro %}
+
+
+{#-
+    Pre-hook of the energy tables built incrementally: ANALYZE the table when it has no
+    statistics yet. A table just built from scratch (the first build, a full refresh) holds all
+    its rows with none until autovacuum comes round, and the next build's plans guess without
+    them: the delete of register_interval_hh's windows read every half-hour of the history
+    instead of the window's few on the index. Once analyzed, statistics stay (a day's rows
+    past the histogram's end are found by the planner on the index), so this costs one ANALYZE.
+-#}
+{% macro analyze_if_no_statistics() -%}
+    {%- if execute and is_incremental() -%}
+        {%- set unanalyzed = run_query(
+            "select not exists (select from pg_statistic where starelid = '"
+            ~ this.include(database=false) ~ "'::regclass)"
+        ).columns[0].values()[0] -%}
+        {%- if unanalyzed %}
+    analyze {{ this }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

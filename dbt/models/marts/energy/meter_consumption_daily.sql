@@ -8,7 +8,10 @@
     unique_key=['meter_id', 'date'],
     on_schema_change='fail',
     indexes=[{'columns': ['date', 'meter_id'], 'unique': true}],
-    pre_hook=["{{ lock_changes(energy_meter_days_changed_relation()) }}"],
+    pre_hook=[
+        "{{ analyze_if_no_statistics() }}",
+        "{{ lock_changes(energy_meter_days_changed_relation()) }}",
+    ],
     post_hook=["delete from {{ energy_meter_days_changed_relation() }}"],
 ) }}
 with

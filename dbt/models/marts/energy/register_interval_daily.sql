@@ -10,7 +10,10 @@
     unique_key=['register_id', 'date'],
     on_schema_change='fail',
     indexes=[{'columns': ['date', 'register_id'], 'unique': true}],
-    pre_hook=["{{ lock_changes(energy_daily_changes_relation()) }}"],
+    pre_hook=[
+        "{{ analyze_if_no_statistics() }}",
+        "{{ lock_changes(energy_daily_changes_relation()) }}",
+    ],
     post_hook=["{{ hand_on_meter_days_changed() }}"],
 ) }}
 -- depends_on: {{ ref('register_interval_hh') }}

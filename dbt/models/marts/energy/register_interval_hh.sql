@@ -11,7 +11,10 @@
     indexes=[
         {'columns': ['timestamp', 'register_id'], 'unique': true},
     ],
-    pre_hook=["{{ clear_energy_windows() }}"],
+    pre_hook=[
+        "{{ analyze_if_no_statistics() }}",
+        "{{ clear_energy_windows() }}",
+    ],
     post_hook=["{{ record_energy_build() }}"],
 ) }}
 with
