@@ -276,3 +276,54 @@ def test_a_register_going_backwards_is_an_error_naming_the_meter_and_half_hour(
         # The day counts that half-hour as suspect, not as consumption.
         suspect = {(row[0], row[1]): row[-1] for row in completeness(db, day)}
         assert suspect[(serial, elements(fleet.meters[1])[0])] == 1
+
+
+ANALYZED_WHEN_WITHOUT_STATISTICS = (
+    "flows.register_interval_hh",
+    "flows.register_interval_daily",
+    "flows.meter_consumption_daily",
+)
+
+
+def last_analyzed(db: psycopg.Connection) -> dict[str, datetime | None]:
+    """When each table was last analyzed by a command (not by autovacuum)."""
+    return dict(
+        db.execute(
+            "select schemaname || '.' || relname, last_analyze from pg_stat_user_tables "
+            "where relid = any(%s::regclass[])",
+            (list(ANALYZED_WHEN_WITHOUT_STATISTICS),),
+        ).fetchall()
+    )
+
+
+def test_a_table_built_from_scratch_is_analyzed_before_its_first_incremental_build(
+    energy_database, tmp_path
+) -> None:
+    # Without statistics the next build's plans guess: the delete of the windows read every
+    # half-hour of the history. Autovacuum comes round in its own time; the build does not wait.
+    with serve(datetime(2026, 11, 11, 3, tzinfo=UTC), history_days=2) as fleet:
+        load_registry(energy_database, fleet, tmp_path)
+        download(energy_database, "2026-11-09")
+        build(energy_database)
+        with connection.connect(energy_database, autocommit=True) as db:
+            assert set(last_analyzed(db).values()) == {None}
+            # As if autovacuum had not come round yet, whatever it did meanwhile.
+            db.execute(
+                "delete from pg_statistic where starelid = any(%s::regclass[])",
+                (list(ANALYZED_WHEN_WITHOUT_STATISTICS),),
+            )
+        download(energy_database, "2026-11-10")
+    build(energy_database)
+    with connection.connect(energy_database, autocommit=True) as db:
+        analyzed = last_analyzed(db)
+        assert None not in analyzed.values()
+        (with_statistics,) = db.execute(
+            "select count(distinct starelid) from pg_statistic "
+            "where starelid = any(%s::regclass[])",
+            (list(ANALYZED_WHEN_WITHOUT_STATISTICS),),
+        ).fetchone()
+        assert with_statistics == len(ANALYZED_WHEN_WITHOUT_STATISTICS)
+    # Once: a table with statistics is not analyzed again by every build.
+    build(energy_database)
+    with connection.connect(energy_database, autocommit=True) as db:
+        assert last_analyzed(db) == analyzed
