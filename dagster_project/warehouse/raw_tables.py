@@ -2,8 +2,12 @@
 
 Loads are idempotent by replacing a window: in one transaction, delete the rows of that window
 (a sync id, a day of records for the meters read, the whole registry) and COPY the new rows
-straight into place. That keeps bare binary-COPY speed, where a staging table plus an
-ON CONFLICT merge costs more than half of it; and a load cut off midway commits nothing.
+straight into place, with no staging table and ON CONFLICT merge after; and a load cut off
+midway commits nothing. Into a small table that is about the speed of a bare binary COPY; a
+day of profile log into a month partition of a large fleet runs at about a quarter of it (at
+100,000 meters: the (meter_id, record_timestamp) key most, then the window's delete and the
+COPY into the partition; benchmarks/energy.py), the price of one row per meter per instant
+whatever loads overlap.
 """
 
 from __future__ import annotations
