@@ -150,12 +150,8 @@
     their cost follows the window, not the history. At parse time, and with no window, a bound
     that selects nothing is not wanted either: 'infinity' would, so '-infinity' stands in.
 -#}
-{% macro energy_window_bound(column, as_uk_day_start=false) -%}
-    {%- set expression = 'min(' ~ column ~ ')' -%}
-    {%- if as_uk_day_start -%}
-        {%- set expression = uk_day_start(uk_day(expression)) -%}
-    {%- endif -%}
-    {{ return(query_literal(expression, ref('int_energy_windows'), 'timestamptz')) }}
+{% macro energy_window_bound(column) -%}
+    {{ return(query_literal('min(' ~ column ~ ')', ref('int_energy_windows'), 'timestamptz')) }}
 {%- endmacro %}
 
 
@@ -292,13 +288,8 @@
 -#}
 {% macro hand_on_meter_days_changed() -%}
     insert into {{ energy_meter_days_changed_relation() }} (meter_id, date)
-    {% if is_incremental() -%}
     select distinct meter_id, date
-    from {{ energy_daily_changes_relation() }};
-    {%- else -%}
-    select distinct meter_id, date
-    from {{ this }};
-    {%- endif %}
+    from {{ energy_daily_changes_relation() if is_incremental() else this }};
     delete from {{ energy_daily_changes_relation() }}
 {%- endmacro %}
 

@@ -47,54 +47,32 @@ registers as (
 
 ),
 
-log_1 as (
-
-    select
-        log_1.meter_id,
-        1 as log,
-        log_1.record_timestamp,
-        log_1.is_reset,
-        log_1.is_conflicting_duplicate,
-        log_1.import_a_wh as a_wh,
-        log_1.import_b_wh as b_wh
-    from {{ ref('stg_flows_raw__profile_log_1') }} as log_1
-    inner join shard_windows as windows
-        on
-        log_1.meter_id = windows.meter_id
-        and log_1.record_timestamp >= windows.starts_at
-        and log_1.record_timestamp <= windows.ends_at
-    where log_1.record_timestamp >= {{ reads_since }}
-
-),
-
-log_2 as (
-
-    select
-        log_2.meter_id,
-        2 as log,
-        log_2.record_timestamp,
-        log_2.is_reset,
-        log_2.is_conflicting_duplicate,
-        log_2.export_a_wh as a_wh,
-        log_2.export_b_wh as b_wh
-    from {{ ref('stg_flows_raw__profile_log_2') }} as log_2
-    inner join shard_windows as windows
-        on
-        log_2.meter_id = windows.meter_id
-        and log_2.record_timestamp >= windows.starts_at
-        and log_2.record_timestamp <= windows.ends_at
-    where log_2.record_timestamp >= {{ reads_since }}
-
-),
-
--- Each meter's records of both logs. Not materialized: each of its two uses (bounded,
--- off_grid) has its own filter pushed down to the log scans, instead of millions of reads
--- being spooled to disk once and read back twice.
+-- Each meter's records of both logs: log 1's import and log 2's export, per element. Not
+-- materialized: each of its two uses (bounded, off_grid) has its own filter pushed down to the
+-- log scans, instead of millions of reads being spooled to disk once and read back twice.
 reads as not materialized (
+    {%- for log, direction in [(1, 'import'), (2, 'export')] %}
 
-    select * from log_1
+    select
+        log.meter_id,
+        {{ log }} as log,
+        log.record_timestamp,
+        log.is_reset,
+        log.is_conflicting_duplicate,
+        log.{{ direction }}_a_wh as a_wh,
+        log.{{ direction }}_b_wh as b_wh
+    from {{ ref('stg_flows_raw__profile_log_' ~ log) }} as log
+    inner join shard_windows as windows
+        on
+        log.meter_id = windows.meter_id
+        and log.record_timestamp >= windows.starts_at
+        and log.record_timestamp <= windows.ends_at
+    where log.record_timestamp >= {{ reads_since }}
+    {%- if not loop.last %}
+
     union all
-    select * from log_2
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
