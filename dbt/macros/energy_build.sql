@@ -197,6 +197,37 @@
 {%- endmacro %}
 
 
+{#-
+    register_interval_hh built from scratch (its first build, or --full-refresh) empties the
+    half-hours and the days and fills them from the two shards, which hold the windows of their
+    own last build only, unless the models that feed them are rebuilt from scratch in the same
+    run. Built from scratch alone, it would keep the last windows and drop the rest of the
+    history, so it is refused before it runs.
+-#}
+{% macro refuse_energy_rebuild_alone() -%}
+    {%- if execute and energy_from_scratch() -%}
+        {%- set feeding = [
+            'int_energy_loads', 'int_energy_windows',
+            'int_energy_half_hours_0', 'int_energy_half_hours_1',
+        ] -%}
+        {%- set left_out = [] -%}
+        {%- for name in feeding -%}
+            {%- if 'model.' ~ project_name ~ '.' ~ name not in selected_resources -%}
+                {%- do left_out.append(name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if left_out -%}
+            {{ exceptions.raise_compiler_error(
+                this ~ ' is built from scratch here without ' ~ left_out | join(', ')
+                ~ ', which would keep only the half-hours of the last build and lose the rest of'
+                ~ ' the history; nothing was changed. Rebuild the energy models together: dbt run'
+                ~ ' --full-refresh --select int_energy_loads+'
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- The UTC instant a UK day (a date expression) starts at. -#}
 {% macro uk_day_start(date_expression) -%}
     (({{ date_expression }})::timestamp at time zone 'Europe/London')

@@ -17,6 +17,7 @@ from dagster_project.warehouse import connection, energy_health
 from dagster_project.warehouse.raw_tables import PROFILE_LOG_1
 from dagster_project.warehouse.sync_store import load_profile_log_1
 from tests.support import energy
+from tests.support.dbt_cli import run_dbt
 from tests.support.energy import download, elements, load_registry, read_kwh, serve
 
 ENERGY = ("+meter_consumption_daily", "+register_completeness_daily")
@@ -107,10 +108,9 @@ def test_a_clock_change_day_has_its_own_number_of_half_hours(
         assert hh == half_hours * len(registers)
         days = db.execute("select * from flows.register_interval_daily order by 1, 4").fetchall()
 
-    # The half-hours rebuilt from scratch alone: the days built from them before are summed
-    # again, not counted twice.
-    energy.build(energy_database, "register_interval_hh", full_refresh=True)
-    energy.build(energy_database, "register_interval_daily")
+    # The energy models rebuilt from scratch: the days built before are summed again, not
+    # counted twice.
+    energy.build(energy_database, *ENERGY, full_refresh=True)
     with connection.connect(energy_database, autocommit=True) as db:
         assert (
             db.execute("select * from flows.register_interval_daily order by 1, 4").fetchall()
@@ -228,6 +228,24 @@ def test_a_day_missed_is_estimated_then_replaced_by_its_late_actuals(
             assert after == uk_day_import(db, serial, element, day)
             # The actuals differ from the estimate's shape, not from the day's total.
             assert after == daily_before[element]
+
+    # The last build rebuilt the windows from 23:30 on the 9th only. The half-hours rebuilt from
+    # scratch without what feeds them would keep just those: refused, naming the command that
+    # rebuilds them all, and nothing changes. That command gives what the builds gave.
+    built = every_half_hour(energy_database)
+    refused = run_dbt(energy_database, "run", "--full-refresh", "--select", "register_interval_hh")
+    assert refused.returncode != 0
+    assert "--full-refresh --select int_energy_loads+" in refused.stdout
+    assert every_half_hour(energy_database) == built
+    energy.build(energy_database, *ENERGY, full_refresh=True)
+    assert every_half_hour(energy_database) == built
+
+
+def every_half_hour(url: str) -> list[tuple]:
+    with connection.connect(url, autocommit=True) as db:
+        return db.execute(
+            'select * from flows.register_interval_hh order by register_id, "timestamp"'
+        ).fetchall()
 
 
 def test_a_register_going_backwards_is_an_error_naming_the_meter_and_half_hour(

@@ -17,6 +17,7 @@
     ],
     post_hook=["{{ record_energy_build() }}"],
 ) }}
+{{ refuse_energy_rebuild_alone() }}
 with
 
 -- Each shard sorted in the order of the unique index: dbt appends them from its temporary table
