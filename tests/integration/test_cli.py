@@ -8,12 +8,14 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from dagster_project.paths import PROJECT_ROOT
+from dagster_project.warehouse.connection import connect
 from tests.support.flows_cli import flows
 from tests.support.settings import current_settings
 
@@ -36,36 +38,64 @@ def registry_snapshot(db: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
-def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(
-    database_url: str, db: psycopg.Connection, isolated_state: Path, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class TwoRuns:
+    """The same `flows run` twice on a given database; the second with --verbose, which
+    changes only where the log goes (each run takes a minute, so one pair serves both)."""
+
+    first: subprocess.CompletedProcess
+    second: subprocess.CompletedProcess
+    after_first: tuple[list[tuple], list[tuple]]
+    after_second: tuple[list[tuple], list[tuple]]
+    syncs: list[tuple]
+    state: Path
+    dagster_home: Path
+
+
+@pytest.fixture(scope="module")
+def two_runs(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> TwoRuns:
+    home = tmp_path_factory.mktemp("two_runs")
     env = {
         **os.environ,
         "FLOWS_DATABASE_URL": database_url,
-        "FLOWS_STATE_DIR": str(isolated_state),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "FLOWS_STATE_DIR": str(home / "state"),
+        "DAGSTER_HOME": str(home / "dagster_home"),
     }
     command = ("run", "--simulate", "--meters", "12", "--seed", "8", "--faulty-fraction", "0")
-    first = flows(*command, env=env)
-    after_first = registry_snapshot(db), yesterdays_profile(db)
-    second = flows(*command, env=env)
-
-    assert len(after_first[0]) == 12
-    assert (registry_snapshot(db), yesterdays_profile(db)) == after_first
-    assert len(after_first[1]) == 12 * 48  # a whole UTC day for every meter, once
-    syncs = db.execute(
-        "select count(distinct bucket), sum(meters_ok + meters_failed + meters_skipped)::int "
-        "from flows_raw.meter_syncs group by run_id"
+    with connect(database_url, autocommit=True) as db:
+        first = flows(*command, env=env)
+        after_first = registry_snapshot(db), yesterdays_profile(db)
+        second = flows(*command, "--verbose", env=env)
+        after_second = registry_snapshot(db), yesterdays_profile(db)
+        syncs = db.execute(
+            "select count(distinct bucket), sum(meters_ok + meters_failed + meters_skipped)::int "
+            "from flows_raw.meter_syncs group by run_id"
+        ).fetchall()
+    return TwoRuns(
+        first, second, after_first, after_second, syncs, home / "state", home / "dagster_home"
     )
+
+
+def test_run_twice_uses_the_given_database_and_leaves_the_same_rows(two_runs: TwoRuns) -> None:
+    assert len(two_runs.after_first[0]) == 12
+    assert two_runs.after_second == two_runs.after_first
+    assert len(two_runs.after_first[1]) == 12 * 48  # a whole UTC day for every meter, once
     # One new sync per run and bucket, every bucket in each run, each run complete.
-    assert syncs.fetchall() == [(4, 12), (4, 12)]
-    for output in (first.stdout, second.stdout):
+    assert two_runs.syncs == [(4, 12), (4, 12)]
+    for output in (two_runs.first.stdout, two_runs.second.stdout):
         assert "registry rows:   12 loaded, 0 rejected" in output
         assert "sync:            12 ok, 0 failed, 0 skipped" in output
         assert "(FLOWS_DATABASE_URL)" in output
     # The run history went to DAGSTER_HOME, and no embedded server was started.
-    assert (tmp_path / "dagster_home" / "history").exists()
-    assert not (isolated_state / "pgdata").exists()
+    assert (two_runs.dagster_home / "history").exists()
+    assert not (two_runs.state / "pgdata").exists()
+
+
+def test_a_verbose_run_prints_the_dbt_log_instead_of_naming_its_file(two_runs: TwoRuns) -> None:
+    assert "Finished dbt command" not in two_runs.first.stdout + two_runs.first.stderr
+    assert "full log:" in two_runs.first.stdout
+    assert "Finished dbt command" in two_runs.second.stdout + two_runs.second.stderr
+    assert "full log:" not in two_runs.second.stdout
 
 
 def yesterdays_profile(db: psycopg.Connection) -> list[tuple]:

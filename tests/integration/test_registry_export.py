@@ -127,3 +127,25 @@ def test_empty_flags_stay_unknown_until_a_meter_reports_them(export_run) -> None
         "order by serial"
     ).fetchall()
     assert flags == [("EML2137580826", None, None, None), ("EML2137580827", True, True, None)]
+
+
+def test_a_run_in_which_every_polled_meter_fails_exits_3_and_says_so(export_run) -> None:
+    # Every meter the run polls is at an address where nothing listens: the sync runs, every
+    # read fails, the fleet_outage check is an error. A cron job must see it.
+    result, _ = export_run
+    polled = ROWS - len(REJECTED_ROWS) - len(THREE_PHASE | PASSIVE | DISABLED | DELETED)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert f"sync:            0 ok, {polled} failed" in result.stdout
+    progress = f"    sync: {polled} of {polled} meters (0 ok, {polled} failed)"
+    assert progress in result.stdout.splitlines(), result.stdout
+    assert "error-severity check(s) did not pass (exit 3)" in result.stdout
+    assert "fleet_outage" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert len(result.stdout.splitlines()) < 40
+    # The full log is in the file the summary names, not on the terminal.
+    named = [line for line in result.stdout.splitlines() if line.startswith("  full log:")]
+    assert len(named) == 1, result.stdout
+    log_file = Path(named[0].removeprefix("  full log:").strip())
+    assert log_file.name == "flows-run.log"
+    assert "Finished dbt command" in log_file.read_text()
+    assert "Finished dbt command" not in result.stdout + result.stderr
