@@ -33,18 +33,23 @@ DELETED = {"EML2137580831", "EML2137580832"}
 # code where the UUID belongs, and an installation status the registry does not know.
 REJECTED_ROWS = {14, 15, 16, 28, 29, 32}
 ROWS = 32
+POLLED = ROWS - len(REJECTED_ROWS) - len(THREE_PHASE | PASSIVE | DISABLED | DELETED)
 
 
 @pytest.fixture(scope="module")
-def export_run(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    home = tmp_path_factory.mktemp("export")
+def export_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("export")
+
+
+@pytest.fixture(scope="module")
+def export_run(database_url: str, export_home: Path) -> Iterator[tuple]:
     with scratch_database(database_url, "flows_export") as url:
         env = {
             **os.environ,
             "FLOWS_DATABASE_URL": url,
             "FLOWS_REGISTRY_CSV": str(EXPORT),
-            "FLOWS_STATE_DIR": str(home / "state"),
-            "DAGSTER_HOME": str(home / "dagster"),
+            "FLOWS_STATE_DIR": str(export_home / "state"),
+            "DAGSTER_HOME": str(export_home / "dagster"),
             # Nothing answers on these addresses: give up on each meter at once.
             "FLOWS_EMOP_ATTEMPTS": "1",
             "FLOWS_EMOP_TIMEOUT_SECONDS": "2",
@@ -85,8 +90,7 @@ def test_three_phase_disabled_and_passive_meters_are_skipped_not_failed(export_r
         "select count(*) filter (where outcome = 'failed'), count(*) filter (where outcome = 'ok') "
         "from flows_raw.meter_sync_snapshots"
     ).fetchone()
-    polled = ROWS - len(REJECTED_ROWS) - len(THREE_PHASE | PASSIVE | DISABLED | DELETED)
-    assert failed == (polled, 0)
+    assert failed == (POLLED, 0)
 
 
 def test_deleted_meters_are_in_the_registry_mart_only(export_run) -> None:
@@ -129,23 +133,22 @@ def test_empty_flags_stay_unknown_until_a_meter_reports_them(export_run) -> None
     assert flags == [("EML2137580826", None, None, None), ("EML2137580827", True, True, None)]
 
 
-def test_a_run_in_which_every_polled_meter_fails_exits_3_and_says_so(export_run) -> None:
+def test_a_run_in_which_every_polled_meter_fails_exits_3_and_says_so(
+    export_run, export_home: Path
+) -> None:
     # Every meter the run polls is at an address where nothing listens: the sync runs, every
     # read fails, the fleet_outage check is an error. A cron job must see it.
     result, _ = export_run
-    polled = ROWS - len(REJECTED_ROWS) - len(THREE_PHASE | PASSIVE | DISABLED | DELETED)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert f"sync:            0 ok, {polled} failed" in result.stdout
-    progress = f"    sync: {polled} of {polled} meters (0 ok, {polled} failed)"
+    assert f"sync:            0 ok, {POLLED} failed" in result.stdout
+    progress = f"    sync: {POLLED} of {POLLED} meters (0 ok, {POLLED} failed)"
     assert progress in result.stdout.splitlines(), result.stdout
     assert "error-severity check(s) did not pass (exit 3)" in result.stdout
     assert "fleet_outage" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert len(result.stdout.splitlines()) < 40
     # The full log is in the file the summary names, not on the terminal.
-    named = [line for line in result.stdout.splitlines() if line.startswith("  full log:")]
-    assert len(named) == 1, result.stdout
-    log_file = Path(named[0].removeprefix("  full log:").strip())
-    assert log_file.name == "flows-run.log"
+    log_file = export_home / "state" / "flows-run.log"
+    assert f"full log:        {log_file}" in result.stdout
     assert "Finished dbt command" in log_file.read_text()
     assert "Finished dbt command" not in result.stdout + result.stderr
